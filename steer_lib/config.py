@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
 import typing
 from typing import Any, ClassVar
 
@@ -44,10 +45,11 @@ def _coerce(value: Any, typ: Any, name: str) -> Any:
     """Turn CLI strings into the field's type (``"1e-3"`` → 1e-3, ``"true"`` → True, ``"null"`` → None)."""
     if not isinstance(value, str):
         return value
-    args = typing.get_args(typ)
-    if value.lower() in ("none", "null") and (typ is type(None) or type(None) in args):
+    is_union = typing.get_origin(typ) in (typing.Union, types.UnionType)
+    args = typing.get_args(typ) if is_union else (typ,)
+    if value.lower() in ("none", "null") and type(None) in args:
         return None
-    candidates = [a for a in args if a is not type(None)] or [typ]
+    candidates = [a for a in args if a is not type(None)]
     for t in candidates:
         try:
             if t is bool:

@@ -187,7 +187,7 @@ def _parse_comment(text: str) -> Parsed:
 
 
 _CSQA_RE = re.compile(
-    r"^(?P<stem>.+?)\s+A\.\s*(?P<A>.+?)\s+B\.\s*(?P<B>.+?)\s+C\.\s*(?P<C>.+?)\s+D\.\s*(?P<D>.+?)"
+    r"^(?P<stem>.+)\s+A\.\s*(?P<A>.+?)\s+B\.\s*(?P<B>.+?)\s+C\.\s*(?P<C>.+?)\s+D\.\s*(?P<D>.+?)"
     r"\s+E\.\s*(?P<E>.+?)\s+Answer:\s*(?P<key>[A-E])\b\.?\s*$",
     re.S,
 )
