@@ -123,6 +123,8 @@ def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, ga
         if len(records) >= cfg.n_samples:
             return records[: cfg.n_samples]
     settings = method_settings(method, cfg, gamma, eta)
+    if "k_neg" in settings:
+        settings["k"] = settings.pop("k_neg")  # generate_file's name for the negatives per sample
     model, tok = _domain_model(t.name, profile)
     generate_file(t.name, method, cfg.n_samples, out, model=model, tokenizer=tok, seed=seed,
                   batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens or t.max_new_tokens,

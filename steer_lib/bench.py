@@ -1,0 +1,140 @@
+"""``python -m steer_lib bench``: STEER's throughput vs plain sampling vs the seed authors' algorithm.
+
+Everything is measured in one run, on one model, so the ratios hold even on a shared CPU:
+
+- ``plain_tok_s``: top-k sampling of P_θ (k=10) with this engine;
+- ``steer_tok_s`` / ``steer_k2_tok_s``: STEER (γ=η=0.2) with k=10 / k=2 negatives drawn from
+  the hypotheses task's real data;
+- ``reference_tok_s``: the seed authors' algorithm (batch 1; P_θ and P_φ recomputed over the
+  whole sequence every step without a cache; the negative branch cached), on a few samples.
+
+Every method generates exactly ``new_tokens`` per sample (EOS ignored) so they do the same
+work. The fine-tuned side is a LoRA with non-zero weights when no adapter is given.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import torch
+
+from . import engine
+from .decoding import generate
+from .negatives import NegativePool, negative_ids
+
+
+def nonzero_lora(model, seed: int = 0, r: int = 8):
+    """Wrap ``model`` in a LoRA whose B matrices are small random values (a fresh LoRA is a no-op)."""
+    from peft import LoraConfig, get_peft_model
+
+    pm = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0,
+                                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in pm.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=g).to(p.dtype) * 0.01)
+    return pm.eval()
+
+
+@torch.no_grad()
+def reference_steer(model, tokenizer, prompt: str, negatives: list[str], *, gamma: float = 0.2, eta: float = 0.2,
+                    top_k: int = 10, new_tokens: int = 64, generator: torch.Generator | None = None) -> list[int]:
+    """The seed authors' algorithm at batch 1: no cache for P_θ/P_φ, a cache for the negative branch."""
+    device = next(model.parameters()).device
+    ids = tokenizer(prompt)["input_ids"]
+    n_ids = torch.tensor([negative_ids(tokenizer, negatives, 10**9)], device=device)
+    out = model(input_ids=n_ids, use_cache=True)
+    neg_logits, neg_cache = out.logits[0, -1], out.cache if hasattr(out, "cache") else out.past_key_values
+    x: list[int] = []
+    for _ in range(new_tokens):
+        seq = torch.tensor([ids + x], device=device)
+        ft = model(input_ids=seq).logits[0, -1]
+        with model.disable_adapter():
+            base = model(input_ids=seq).logits[0, -1]
+        ls = lambda t: torch.log_softmax(t.float(), -1)  # noqa: E731
+        s = (1 + gamma) * ls(ft) - gamma * ls(base) - eta * ls(neg_logits)
+        v, i = s.topk(top_k)
+        tok = int(i[torch.multinomial(torch.softmax(v, -1), 1, generator=generator)])
+        x.append(tok)
+        o = model(input_ids=torch.tensor([[tok]], device=device), cache=neg_cache, use_cache=True)
+        neg_logits = o.logits[0, -1]
+    return x
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, new_tokens: int = 64,
+              reference_samples: int = 2, layout: str = "split", seed: int = 0) -> dict:
+    """Measure the four throughputs (tokens generated per second) and their ratios."""
+    from .tasks import get_task
+
+    prompt = get_task("hypotheses").prompt
+    prompts = [prompt] * batch_size
+    kw = dict(batch_size=batch_size, max_new_tokens=new_tokens, ignore_eos=True, seed=seed, layout=layout)
+    tokens = batch_size * new_tokens
+    generate(model, tokenizer, prompts[:2], gamma=0.0, eta=0.0, **{**kw, "max_new_tokens": 2})  # warm-up
+    phases = {}
+    engine.TIMINGS.clear()
+    res = {"plain_tok_s": tokens / _timed(lambda: generate(model, tokenizer, prompts, gamma=0.0, eta=0.0, **kw))}
+    phases["plain"] = dict(engine.TIMINGS)
+    for key, k in (("steer_tok_s", 10), ("steer_k2_tok_s", 2)):
+        pool = NegativePool(pool_texts, k=k, seed=seed)
+        engine.TIMINGS.clear()
+        res[key] = tokens / _timed(lambda: generate(model, tokenizer, prompts, negatives=pool, **kw))
+        phases[key.replace("_tok_s", "")] = dict(engine.TIMINGS)
+    pool = NegativePool(pool_texts, k=10, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    dt = _timed(lambda: [reference_steer(model, tokenizer, prompt, pool.draw(i), new_tokens=new_tokens, generator=g)
+                         for i in range(reference_samples)])
+    res["reference_tok_s"] = reference_samples * new_tokens / dt
+    res["steer_vs_plain"] = res["steer_tok_s"] / res["plain_tok_s"]
+    res["steer_k2_vs_plain"] = res["steer_k2_tok_s"] / res["plain_tok_s"]
+    res["steer_vs_reference"] = res["steer_tok_s"] / res["reference_tok_s"]
+    device = next(model.parameters()).device
+    res["peak_memory_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
+                             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    res["device"] = str(device)
+    res["threads"] = torch.get_num_threads()
+    res.update(batch_size=batch_size, new_tokens=new_tokens, reference_samples=reference_samples, layout=layout)
+    res = {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}
+    res["seconds_by_phase"] = {m: {p: round(s, 3) for p, s in ph.items()} for m, ph in phases.items()}
+    return res
+
+
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m steer_lib bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="end with one JSON line (for scripts)")
+    ap.add_argument("--model", help="a PEFT adapter folder for the fine-tuned side (default: a random non-zero LoRA)")
+    ap.add_argument("--base", help="base model (default: the kit's default)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch-size", type=int, default=32), ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--reference-samples", type=int, default=2)
+    ap.add_argument("--layout", default="split", choices=["split", "merged"])
+    args = ap.parse_args(argv)
+    from .models import load_base
+    from .runtime import configure_threads
+    from .tasks import get_task
+
+    configure_threads()
+    base, tok = load_base(args.base, device=args.device)
+    if args.model:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(base, args.model).eval()
+    else:
+        model = nonzero_lora(base)
+    res = run_bench(model, tok, get_task("hypotheses").real_texts("train"), batch_size=args.batch_size,
+                    new_tokens=args.new_tokens, reference_samples=args.reference_samples, layout=args.layout)
+    if not args.json:
+        for k, v in res.items():
+            print(f"{k:>20}: {v}")
+    print(json.dumps(res))
+    sys.stdout.flush()
+    return 0

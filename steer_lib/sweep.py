@@ -1,0 +1,285 @@
+"""``python -m steer_lib sweep``: the γ×η ablation as papermill runs of notebook 03, one per grid point and seed.
+
+Each point is one execution of ``notebooks/03_generate.ipynb`` (parameters injected: PROFILE,
+TASK, METHOD=steer, GAMMA, ETA, SEED, N_SAMPLES), which generates the set and scores it against
+the real *training* pool (``experiment.evaluate_method``; the test numbers). The sweep then
+scores the same set against the real *validation* split -- the numbers the reported STEER point
+is chosen by (:func:`steer_lib.tables.select_point`), so that choice never looks at the test
+numbers -- and writes one record per point::
+
+    runs/<profile>/sweeps/<task>/points/<tag>.json      grid point, seed, n, every metric, val scores, timings
+    runs/<profile>/sweeps/<task>/executed/<tag>.ipynb   the executed notebook (read it when a point fails)
+
+A point whose record exists is skipped; a point whose metrics already exist (notebook 03 ran it
+for the method comparison) is recorded without re-running. ``--jobs J`` runs J notebooks at once
+with ``cores // J`` threads each.
+
+    python -m steer_lib sweep --task hypotheses --gamma 0,0.3,0.6 --eta 0,0.3,0.6 --seeds 0 [--n 100] [--jobs 2]
+    python -m steer_lib sweep -f configs/sweep_quick.yaml [--task commonsense]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .config import PROFILES, Config, check_profile
+from .tasks import get_task, task_names
+
+NOTEBOOK = "03_generate.ipynb"
+VAL_KEYS = ("mauve", "mauve_sd", "adv_auroc", "cosine", "ngram3_real", "n")  # kept from the validation scoring
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig(Config):
+    profile: str = "quick"  # smoke | quick | paper: sample sizes, and the grid when none is given
+    tasks: tuple[str, ...] = ()  # tasks to sweep; () = all four
+    gammas: tuple[float, ...] = ()  # γ values; () = the profile's grid (ExperimentConfig.grid_gammas)
+    etas: tuple[float, ...] = ()  # η values; () = the profile's grid (ExperimentConfig.grid_etas)
+    seeds: tuple[int, ...] = ()  # generation seeds; () = the profile's seeds
+    n: int = 0  # samples per point; 0 = the profile's n_samples
+    jobs: int = 1  # grid points executed in parallel processes
+
+    def validate(self) -> None:
+        check_profile(self.profile)
+        for t in self.tasks:
+            get_task(t)  # raises naming the unknown task
+        for name in ("gammas", "etas"):
+            bad = [v for v in getattr(self, name) if v < 0]
+            if bad:
+                raise ValueError(f"{name}={bad!r}: γ and η must not be negative")
+        if self.n < 0:
+            raise ValueError(f"n={self.n!r} must not be negative (0 = the profile's size)")
+        if self.jobs < 1:
+            raise ValueError(f"jobs={self.jobs!r} must be at least 1")
+
+    def resolved(self) -> "SweepConfig":
+        """Empty fields filled from the profile (``ExperimentConfig``), so the record names every value."""
+        from .experiment import ExperimentConfig
+
+        exp = ExperimentConfig.for_profile(self.profile)
+        return self.replace(tasks=self.tasks or tuple(task_names()), gammas=self.gammas or exp.grid_gammas,
+                            etas=self.etas or exp.grid_etas, seeds=self.seeds or exp.seeds,
+                            n=self.n or exp.n_samples)
+
+
+def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
+    """A YAML sweep file (keys = :class:`SweepConfig` fields; ``task`` works for one task) plus overrides."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"sweep file {p}: no such file")
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"sweep file {p}: expected a mapping of settings, got {type(raw).__name__}")
+    if "task" in raw:
+        raw["tasks"] = raw.pop("task")
+    clean: dict[str, Any] = {}
+    for k, v in {**raw, **{k: v for k, v in overrides.items() if v not in (None, "", ())}}.items():
+        if k in ("tasks", "gammas", "etas", "seeds") and not isinstance(v, str):
+            v = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+        clean[k] = v
+    try:
+        return SweepConfig().replace(**clean)
+    except ValueError as exc:
+        raise ValueError(f"sweep file {p}: {exc}") from None
+
+
+# ------------------------------------------------------------------ where a point lives
+def _paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int) -> dict[str, Path]:
+    from .experiment import generation_path
+
+    gen = generation_path(task, "steer", profile=profile, seed=seed, gamma=gamma, eta=eta, n_samples=n)
+    base = paths.runs_dir() / profile / "sweeps" / gen.parent.name
+    return {"generation": gen, "metrics": gen.parent.parent.parent / "metrics" / gen.parent.name / f"{gen.stem}.json",
+            "record": base / "points" / f"{gen.stem}.json", "notebook": base / "executed" / f"{gen.stem}.ipynb"}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    from .evaluate_cli import jsonable
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(jsonable(obj), indent=1, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: a killed sweep never leaves a half-written record
+
+
+def validation_scores(task: str, texts: list[str], *, seed: int, mauve_seeds: int) -> dict[str, Any]:
+    """The selection metrics: the synthetic set against the real *validation* split (not the test reference)."""
+    from .metrics import evaluate
+
+    res = evaluate(texts, get_task(task).real_texts("val"), task=task, embedder=_embedder(), seed=seed,
+                   mauve_seeds=mauve_seeds)
+    return {k: res.get(k) for k in VAL_KEYS}
+
+
+@lru_cache(maxsize=1)
+def _embedder():
+    """One sentence encoder for every point of a sweep (loading it per point costs more than scoring)."""
+    from .embeddings import as_embedder
+
+    return as_embedder(None)
+
+
+_SCORE_LOCK = threading.Lock()  # validation scoring runs in this process: one point at a time
+
+
+def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
+              threads: int | None = None) -> dict[str, Any]:
+    """Run (or reuse) one grid point and return its record; the record's ``status`` says which."""
+    from . import pipeline
+    from .experiment import ExperimentConfig, read_jsonl
+
+    p = _paths(task, gamma, eta, seed, profile, n)
+    if p["record"].is_file():
+        return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
+    t0 = time.time()
+    status = "reused"  # notebook 03 already made and scored this set (e.g. the method-comparison point)
+    if not p["metrics"].is_file():
+        params = {"PROFILE": profile, "TASK": get_task(task).name, "METHOD": "steer", "GAMMA": float(gamma),
+                  "ETA": float(eta), "SEED": int(seed), "N_SAMPLES": int(n)}
+        pipeline.execute(NOTEBOOK, params, p["notebook"], threads=threads)
+        status = "ran"
+    t_nb = time.time() - t0
+    metrics = json.loads(p["metrics"].read_text(encoding="utf-8"))
+    texts = [r["text"] for r in read_jsonl(p["generation"])][:n]
+    t1 = time.time()
+    with _SCORE_LOCK:
+        val = validation_scores(task, texts, seed=seed,
+                                mauve_seeds=ExperimentConfig.for_profile(profile).mauve_seeds)
+    record = {"task": get_task(task).name, "profile": profile, "gamma": float(gamma), "eta": float(eta),
+              "seed": int(seed), "n_samples": len(texts), "status": status,
+              "seconds": {"notebook": round(t_nb, 1), "validation": round(time.time() - t1, 1),
+                          "metrics": (metrics.get("seconds") or {}).get("total")},
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "notebook": str(p["notebook"]) if status == "ran" else None,
+              "metrics": metrics, "val": val}
+    _write_json(p["record"], record)
+    return record
+
+
+def grid_points(gammas, etas, seeds) -> list[tuple[float, float, int]]:
+    """Every (γ, η, seed), seeds outermost so a partial sweep covers the whole grid once before repeating.
+
+    >>> grid_points([0, 0.6], [0], [0, 1])
+    [(0.0, 0.0, 0), (0.6, 0.0, 0), (0.0, 0.0, 1), (0.6, 0.0, 1)]
+    """
+    return [(float(g), float(e), int(s)) for s in seeds for g in gammas for e in etas]
+
+
+def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = None, jobs: int = 1,
+              log=print) -> "pd.DataFrame":
+    """Run every missing (γ, η, seed) of ``task``; return :func:`load_sweep`'s table of the whole grid.
+
+    Points that fail are reported together at the end (``RuntimeError``), after the others finished.
+    """
+    from .experiment import ExperimentConfig
+
+    cfg = SweepConfig(profile=profile, tasks=(task,), gammas=tuple(gammas), etas=tuple(etas), seeds=tuple(seeds),
+                      n=n or 0, jobs=jobs).resolved()
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    n_eff = cfg.n or ExperimentConfig.for_profile(profile).n_samples
+    points = grid_points(cfg.gammas, cfg.etas, cfg.seeds)
+    failures: list[str] = []
+    t_all = time.time()
+
+    def one(pt: tuple[float, float, int]) -> None:
+        g, e, s = pt
+        try:
+            rec = run_point(task, g, e, s, profile=profile, n=n_eff, threads=threads)
+        except Exception as exc:  # keep going: one bad point must not lose the others' work
+            failures.append(f"γ={g:g} η={e:g} seed={s}: {exc}")
+            log(f"[{time.time() - t_all:6.0f}s] FAILED {task} γ={g:g} η={e:g} seed={s}")
+            return
+        log(f"[{time.time() - t_all:6.0f}s] {rec['status']:>6} {task} γ={g:g} η={e:g} seed={s} "
+            f"mauve={rec['metrics'].get('mauve', float('nan')):.3f} auroc={rec['metrics'].get('adv_auroc', float('nan')):.3f} "
+            f"ngram3={rec['metrics'].get('ngram3', float('nan')):.3f} ({rec['seconds']['notebook']:.0f}s)")
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, points))
+    log(f"sweep {task} ({profile}): {len(points)} points, {len(failures)} failed, {time.time() - t_all:.0f}s wall")
+    if failures:
+        raise RuntimeError(f"{len(failures)} sweep point(s) failed:\n" + "\n".join(failures))
+    return load_sweep(task, profile, n=n_eff)
+
+
+SCALAR_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
+               "mauve_sd", "adv_auroc", "adv_auroc_sd", "alpha_precision", "beta_recall", "validity",
+               "mean_length", "duplicate_rate")
+
+
+def load_sweep(task: str, profile: str, n: int | None = None) -> "pd.DataFrame":
+    """Every recorded point of ``task`` (one row per γ, η, seed): metrics, ``val_*`` scores, seconds.
+
+    ``n``: only points of that sample count (default: every recorded point).
+    """
+    import pandas as pd
+
+    folder = paths.runs_dir() / check_profile(profile) / "sweeps" / get_task(task).name / "points"
+    rows = []
+    for f in sorted(folder.glob("*.json")):
+        r = json.loads(f.read_text(encoding="utf-8"))
+        if n and r["n_samples"] != n:
+            continue
+        m = r["metrics"]
+        rows.append({"task": r["task"], "gamma": r["gamma"], "eta": r["eta"], "seed": r["seed"],
+                     "n_samples": r["n_samples"], "status": r["status"],
+                     "seconds": r["seconds"]["notebook"] + r["seconds"]["validation"],
+                     **{k: m.get(k) for k in SCALAR_KEYS},
+                     **{f"{k}_ci": m.get(f"{k}_ci") for k in ("cosine", "validity") if f"{k}_ci" in m},
+                     **{f"val_{k}": v for k, v in r["val"].items()}})
+    cols = ["task", "gamma", "eta", "seed", "n_samples", "status", "seconds", *SCALAR_KEYS]
+    df = pd.DataFrame(rows, columns=None if rows else cols)
+    return df.astype({k: float for k in SCALAR_KEYS if k in df}) if rows else df
+
+
+def cli(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m steer_lib sweep", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-f", "--file", help="YAML sweep file (e.g. configs/sweep_quick.yaml); flags override it")
+    ap.add_argument("--profile", choices=PROFILES, help="default quick (or the file's)")
+    ap.add_argument("--task", action="append", help="task (repeat or comma-separate); default all four")
+    ap.add_argument("--gamma", help="comma-separated γ values, e.g. 0,0.3,0.6 (default: the profile's grid)")
+    ap.add_argument("--eta", help="comma-separated η values (default: the profile's grid)")
+    ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    ap.add_argument("--n", type=int, help="samples per point (default: the profile's n_samples)")
+    ap.add_argument("--jobs", type=int, help="points run in parallel processes (default 1)")
+    ap.add_argument("--list", action="store_true", help="print the points and whether each is done; run nothing")
+    a = ap.parse_args(argv)
+    flags = {"profile": a.profile, "tasks": ",".join(a.task) if a.task else None, "gammas": a.gamma,
+             "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs}
+    try:
+        cfg = load_config(a.file, **flags) if a.file else SweepConfig().replace(
+            **{k: v for k, v in flags.items() if v is not None})
+        cfg = cfg.resolved()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from .runtime import configure_threads
+
+    configure_threads()
+    if a.list:
+        for t in cfg.tasks:
+            for g, e, s in grid_points(cfg.gammas, cfg.etas, cfg.seeds):
+                done = _paths(t, g, e, s, cfg.profile, cfg.n)["record"].is_file()
+                print(f"{t:<18} γ={g:<4g} η={e:<4g} seed={s}  {'done' if done else 'to run'}")
+        return 0
+    t0, failed = time.time(), 0
+    for t in cfg.tasks:
+        try:
+            run_sweep(t, cfg.gammas, cfg.etas, cfg.seeds, profile=cfg.profile, n=cfg.n, jobs=cfg.jobs)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    print(f"sweep: {len(cfg.tasks)} task(s), {time.time() - t0:.0f}s wall; records under "
+          f"{paths.runs_dir() / cfg.profile / 'sweeps'}")
+    return 1 if failed else 0
