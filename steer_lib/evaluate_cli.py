@@ -114,6 +114,7 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--task", help="task name, for the validity rate (e.g. hypotheses, comments-toxic)")
     p.add_argument("--n", type=int, help="score N examples per side (default: every line; larger side sampled down)")
     p.add_argument("--bootstrap", type=int, default=0, help="bootstrap replicates for intervals (default 0 = none)")
+    p.add_argument("--tokenizer", help="tokenizer for the n-gram metrics (default: the default model's)")
     p.add_argument("--json", action="store_true", help="end with one JSON line holding every metric")
     _common(p)
     a = p.parse_args(argv)
@@ -134,7 +135,7 @@ def cli(argv: list[str]) -> int:
     configure_threads()
     _quiet()
     res = evaluate(syn, real, task=a.task, embedder=a.embedder, seed=a.seed, n=a.n, mauve_seeds=a.mauve_seeds,
-                   classifier=a.classifier, bootstrap=a.bootstrap)
+                   classifier=a.classifier, bootstrap=a.bootstrap, tokenizer=a.tokenizer)
     for w in res["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     for k, v in res.items():
