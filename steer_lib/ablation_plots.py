@@ -128,12 +128,13 @@ def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
             ax.annotate(short, (xi, yi), fontsize=6.5, xytext=(3, 3), textcoords="offset points",
                         weight="bold" if lab == highlight else "normal")
         front = np.array(pareto_front(x.tolist(), y.tolist()))
-        if front.any():
+        if front.any():  # a staircase through the front points, each ringed (a one-point front stays visible)
             order = np.argsort(x[front])
-            ax.plot(x[front][order], y[front][order], "--", color="tab:red", lw=1.2, label="Pareto front")
+            ax.plot(x[front][order], y[front][order], "--", color="tab:red", lw=1.2, drawstyle="steps-post",
+                    marker="o", ms=9, mfc="none", mec="tab:red", label="Pareto front")
         if highlight is not None and (points["label"] == highlight).any():
             i = int(np.flatnonzero(points["label"].to_numpy() == highlight)[0])
-            ax.scatter([x[i]], [y[i]], s=180, facecolors="none", edgecolors="tab:red", lw=1.5,
+            ax.scatter([x[i]], [y[i]], s=260, marker="*", facecolors="none", edgecolors="black", lw=1.0,
                        label=f"reported: {highlight}", zorder=5)
         ax.set_xlabel("normalised 3-grams ↑ (diversity)")
         ax.set_ylabel(name + " (fidelity)")

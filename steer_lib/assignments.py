@@ -12,12 +12,13 @@ subprocess (``python -m nbgrader``) so it is headless and reads only that config
     python -m steer_lib.assignments generate --out assignments/release
     python -m steer_lib.assignments validate notebooks/02_steer_step_by_step.ipynb [--invert]
     python -m steer_lib.assignments autograde --submissions DIR --out assignments/grades [--profile smoke]
+
+Grading itself lives in :mod:`steer_lib.autograde`.
 """
 from __future__ import annotations
 
 import argparse
 import ast
-import csv
 import hashlib
 import json
 import os
@@ -44,7 +45,13 @@ class AssignmentError(RuntimeError):
 
 # ---------------------------------------------------------------- which notebooks are assignments
 def is_nbgrader_cell(cell: dict[str, Any]) -> bool:
-    """True for solution cells and graded cells (the ones nbgrader changes or scores)."""
+    """True for solution cells and graded cells (the ones nbgrader changes or scores).
+
+    >>> is_nbgrader_cell({"metadata": {"nbgrader": {"solution": True, "grade": False}}})
+    True
+    >>> is_nbgrader_cell({"metadata": {"tags": ["parameters"]}})
+    False
+    """
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return bool(meta.get("solution") or meta.get("grade"))
 
@@ -80,6 +87,21 @@ def set_parameters(nb: nbformat.NotebookNode, **values: Any) -> nbformat.Noteboo
         else:
             raise AssignmentError(f"parameter {name}={value!r}: the parameters cell has no {name}")
         cell.source = "\n".join(lines)
+    return nb
+
+
+def up_to_last_exercise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` without the cells after its last solution or graded cell.
+
+    Cells run in order, so later cells cannot change a grade; dropping them makes validating and grading cost the
+    exercises, not the whole lesson (02's decoding demos, 04's comparison of all methods). The full notebooks run
+    in the pipeline (``make reproduce`` / ``make test``) anyway.
+    """
+    last = max((i for i, c in enumerate(nb.cells) if is_nbgrader_cell(c)), default=None)
+    if last is None:
+        raise AssignmentError("the notebook has no solution or graded cell")
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells = nb.cells[: last + 1]
     return nb
 
 
@@ -177,8 +199,11 @@ def _nbgrader_version() -> str:
 
 
 # ---------------------------------------------------------------- validate
-def validate(notebook: Path, invert: bool = False, timeout: int = DEFAULT_TIMEOUT, **params: Any) -> dict[str, Any]:
+def validate(notebook: Path, invert: bool = False, timeout: int = DEFAULT_TIMEOUT, full: bool = False,
+             **params: Any) -> dict[str, Any]:
     """Execute ``notebook`` (a copy, with ``params`` injected) and check its graded cells with nbgrader's Validator.
+
+    Unless ``full``, the copy stops at the last exercise cell (:func:`up_to_last_exercise`).
 
     Returns the Validator's result: ``{}`` when every graded cell passes (with ``invert=True``: when every graded
     cell *fails*, as in a student version); else ``{"failed": [...]}`` / ``{"passed": [...]}`` / ``{"changed": [...]}``.
@@ -188,97 +213,14 @@ def validate(notebook: Path, invert: bool = False, timeout: int = DEFAULT_TIMEOU
     from traitlets.config import Config
 
     notebook = Path(notebook)
-    nb = set_parameters(nbformat.read(notebook, as_version=4), **params) if params else \
-        nbformat.read(notebook, as_version=4)
+    nb = nbformat.read(notebook, as_version=4)
+    nb = set_parameters(nb, **params) if params else nb
+    nb = nb if full else up_to_last_exercise(nb)
     with tempfile.TemporaryDirectory(prefix="steer-validate-") as tmp:
         copy = Path(tmp) / notebook.name
         nbformat.write(nb, copy)
         cfg = Config({"Execute": {"timeout": int(timeout)}, "Validator": {"invert": invert}})
         return Validator(config=cfg).validate(str(copy))
-
-
-# ---------------------------------------------------------------- autograde
-def collect_submissions(submissions: Path, assignments: list[str]) -> dict[tuple[str, str], Path]:
-    """``{(student, assignment): notebook}`` from ``DIR/<student>/[<assignment>/]<notebook>.ipynb``.
-
-    The assignment is recognised by the notebook's file name (as released); folders starting with ``.`` or ``_``
-    and Jupyter checkpoints are ignored.
-    """
-    submissions = Path(submissions)
-    if not submissions.is_dir():
-        raise AssignmentError(f"SUBMISSIONS={submissions}: not a folder")
-    found: dict[tuple[str, str], Path] = {}
-    for nb in sorted(submissions.rglob("*.ipynb")):
-        rel = nb.relative_to(submissions)
-        if any(part.startswith((".", "_")) for part in rel.parts) or ".ipynb_checkpoints" in rel.parts:
-            continue
-        if len(rel.parts) < 2:
-            raise AssignmentError(f"{nb}: put each student's notebooks in a folder named with the student's id")
-        if nb.stem not in assignments:
-            raise AssignmentError(f"{nb}: {nb.name} is not an assignment notebook (expected one of {assignments})")
-        key = (rel.parts[0], nb.stem)
-        if key in found:
-            raise AssignmentError(f"two submissions of {nb.stem} for student {rel.parts[0]}: {found[key]} and {nb}")
-        found[key] = nb
-    if not found:
-        raise AssignmentError(f"no submitted notebooks under {submissions}")
-    return found
-
-
-def autograde(submissions: Path, out: Path, profile: str | None = "smoke", notebooks_dir: Path | None = None,
-              timeout: int = DEFAULT_TIMEOUT) -> Path:
-    """Grade every submitted notebook; write ``out/grades.csv`` (one row per student and assignment),
-    ``out/grades_cells.csv`` (one row per graded cell) and keep the nbgrader course in ``out/course``.
-
-    The gradebook is rebuilt from the current sources, so grade with the same version of the kit you released
-    from. ``profile`` (default ``smoke``) is written into each submission's parameters cell before it runs, so
-    grading does not train or generate at the size the student chose; ``None`` keeps the student's choice.
-    Manually graded cells (the reflection question) score 0 and are flagged until graded in nbgrader's formgrader.
-    """
-    out = Path(out).resolve()
-    notebooks = assignment_notebooks(notebooks_dir)
-    names = [p.stem for p in notebooks]
-    found = collect_submissions(Path(submissions), names)
-    course = out / "course"
-    shutil.rmtree(course, ignore_errors=True)
-    write_course(course, notebooks, timeout=timeout)
-    run_nbgrader(course, "generate_assignment", "*", "--force")  # the gradebook: cells, points, hidden tests
-    for (student, name), nb_path in found.items():
-        nb = nbformat.read(nb_path, as_version=4)
-        if profile is not None:
-            nb = set_parameters(nb, PROFILE=profile)
-        dest = course / "submitted" / student / name / f"{name}.ipynb"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, dest)
-    run_nbgrader(course, "autograde", "*", "--force")  # every assignment and student found in submitted/
-    return write_grades(course, out)
-
-
-def write_grades(course: Path, out: Path) -> Path:
-    """Read the course's gradebook into ``out/grades.csv`` and ``out/grades_cells.csv``; return the first."""
-    from nbgrader.api import Gradebook
-
-    rows, cells = [], []
-    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:
-        for assignment in sorted(gb.assignments, key=lambda a: a.name):
-            for sub in sorted(assignment.submissions, key=lambda s: s.student.id):
-                rows.append({"student": sub.student.id, "assignment": assignment.name, "score": sub.score,
-                             "max_score": sub.max_score, "needs_manual_grade": bool(sub.needs_manual_grade)})
-                for nb in sub.notebooks:
-                    for g in sorted(nb.grades, key=lambda g: g.name):
-                        cells.append({"student": sub.student.id, "assignment": assignment.name, "cell": g.name,
-                                      "score": g.score, "max_score": g.max_score,
-                                      "needs_manual_grade": bool(g.needs_manual_grade)})
-    if not rows:
-        raise AssignmentError(f"the gradebook in {course} has no graded submissions")
-    for fname, table in (("grades.csv", rows), ("grades_cells.csv", cells)):
-        tmp = out / f".{fname}.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
-        os.replace(tmp, out / fname)
-    return out / "grades.csv"
 
 
 # ---------------------------------------------------------------- CLI
@@ -291,10 +233,12 @@ def cli(argv: list[str] | None = None) -> int:
     v.add_argument("notebook", type=Path)
     v.add_argument("--invert", action="store_true", help="expect every graded cell to fail (a student version)")
     v.add_argument("--profile", default="smoke", help="PROFILE injected before running (default: smoke)")
+    v.add_argument("--full", action="store_true", help="run the whole notebook, not just up to the last exercise")
     a = sub.add_parser("autograde", help="grade DIR/<student>/[<assignment>/]<notebook>.ipynb into CSV files")
     a.add_argument("--submissions", type=Path, required=True)
     a.add_argument("--out", type=Path, default=paths.root() / "assignments" / "grades")
     a.add_argument("--profile", default="smoke", help="PROFILE to run submissions at; 'keep' keeps the student's")
+    a.add_argument("--full", action="store_true", help="run whole submissions, not just up to the last exercise")
     for p in (v, a):
         p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
     args = ap.parse_args(argv)
@@ -304,7 +248,8 @@ def cli(argv: list[str] | None = None) -> int:
                 print(f"{name}: {path}")
             print(f"gradebook: {args.out / 'gradebook.db'}")
         elif args.cmd == "validate":
-            result = validate(args.notebook, invert=args.invert, timeout=args.timeout, PROFILE=args.profile)
+            result = validate(args.notebook, invert=args.invert, timeout=args.timeout, full=args.full,
+                              PROFILE=args.profile)
             for kind, items in result.items():
                 for item in items:
                     print(f"--- {kind}:\n{item['source']}\n{item.get('raw_error', '')}")
@@ -312,8 +257,10 @@ def cli(argv: list[str] | None = None) -> int:
             return 0 if not result else 1
         else:
             args.out.mkdir(parents=True, exist_ok=True)
+            from .autograde import autograde  # (a separate module: it needs the gradebook API)
+
             profile = None if args.profile == "keep" else args.profile
-            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout)
+            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout, full=args.full)
             with open(csv_path) as f:
                 print(f.read(), end="")
             print(f"wrote {csv_path} and {csv_path.with_name('grades_cells.csv')}")
@@ -324,4 +271,8 @@ def cli(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli())
+    # Run the package's copy of this module: under `python -m` this file is `__main__`, and its AssignmentError
+    # would not be the one steer_lib.autograde raises.
+    from steer_lib.assignments import cli as _cli
+
+    raise SystemExit(_cli())

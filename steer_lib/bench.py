@@ -65,9 +65,18 @@ def reference_steer(model, tokenizer, prompt: str, negatives: list[str], *, gamm
     return x
 
 
-def _timed(fn) -> float:
-    t = time.perf_counter()
+CPU_SECONDS: dict[str, float] = {}  # process CPU time of the last _timed call per key
+
+
+def _timed(fn, key: str = "") -> float:
+    """Wall seconds of ``fn()``; its process CPU seconds go to ``CPU_SECONDS[key]``.
+
+    On a shared machine the CPU time is the steadier measure: it does not count the time
+    other people's jobs held the cores.
+    """
+    t, c = time.perf_counter(), time.process_time()
     fn()
+    CPU_SECONDS[key] = time.process_time() - c
     return time.perf_counter() - t
 
 
@@ -83,21 +92,28 @@ def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, 
     generate(model, tokenizer, prompts[:2], gamma=0.0, eta=0.0, **{**kw, "max_new_tokens": 2})  # warm-up
     phases = {}
     engine.TIMINGS.clear()
-    res = {"plain_tok_s": tokens / _timed(lambda: generate(model, tokenizer, prompts, gamma=0.0, eta=0.0, **kw))}
+    res = {"plain_tok_s": tokens / _timed(lambda: generate(model, tokenizer, prompts, gamma=0.0, eta=0.0, **kw),
+                                           "plain")}
     phases["plain"] = dict(engine.TIMINGS)
     for key, k in (("steer_tok_s", 10), ("steer_k2_tok_s", 2)):
         pool = NegativePool(pool_texts, k=k, seed=seed)
         engine.TIMINGS.clear()
-        res[key] = tokens / _timed(lambda: generate(model, tokenizer, prompts, negatives=pool, **kw))
+        res[key] = tokens / _timed(lambda: generate(model, tokenizer, prompts, negatives=pool, **kw),
+                                   key.replace("_tok_s", ""))
         phases[key.replace("_tok_s", "")] = dict(engine.TIMINGS)
     pool = NegativePool(pool_texts, k=10, seed=seed)
     g = torch.Generator().manual_seed(seed)
     dt = _timed(lambda: [reference_steer(model, tokenizer, prompt, pool.draw(i), new_tokens=new_tokens, generator=g)
-                         for i in range(reference_samples)])
+                         for i in range(reference_samples)], "reference")
     res["reference_tok_s"] = reference_samples * new_tokens / dt
     res["steer_vs_plain"] = res["steer_tok_s"] / res["plain_tok_s"]
     res["steer_k2_vs_plain"] = res["steer_k2_tok_s"] / res["plain_tok_s"]
     res["steer_vs_reference"] = res["steer_tok_s"] / res["reference_tok_s"]
+    cpu = {k: CPU_SECONDS[k] / (reference_samples * new_tokens if k == "reference" else tokens)
+           for k in ("plain", "steer", "steer_k2", "reference")}  # CPU seconds per generated token
+    res["cpu_steer_vs_plain"] = cpu["plain"] / cpu["steer"]
+    res["cpu_steer_k2_vs_plain"] = cpu["plain"] / cpu["steer_k2"]
+    res["cpu_steer_vs_reference"] = cpu["reference"] / cpu["steer"]
     device = next(model.parameters()).device
     res["peak_memory_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
                              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -28,8 +28,8 @@ from typing import Sequence
 import torch
 
 from . import engine
-from .logits import (ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP,
-                     check_nonneg)
+from .logits import (ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, check_nonneg,
+                     sample)
 from .negatives import NegativePool, negative_ids
 
 METHODS = ("low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding",
@@ -177,19 +177,35 @@ def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negat
     return streams
 
 
-def _score_fn(method: str, p: dict):
-    if method == "contrastive_decoding":
-        combine = ContrastiveDecodingCombine(p["cd_alpha"], p["cd_beta"], p["amateur_temperature"])
-    else:
-        combine = SteerCombine(p["gamma"], p["eta"])
-    warpers = [Temperature(p["temperature"]), TopK(p["top_k"]), TopP(p["top_p"])]
+class _Scorer:
+    """combine → temperature → top-k → top-p, then sample; a fast path when only top-k filters.
 
-    def score(by_stream: dict[str, torch.Tensor]) -> torch.Tensor:
-        s = combine(by_stream["ft"], by_stream.get("base"), by_stream.get("neg"))
-        for w in warpers:
-            s = w(s)
-        return s
-    return score
+    With top-k and no top-p, sampling only needs the k best scores: the full-vocabulary
+    softmax and cumulative sum of the generic path are skipped (same distribution).
+    """
+
+    def __init__(self, method: str, p: dict):
+        if method == "contrastive_decoding":
+            self.combine = ContrastiveDecodingCombine(p["cd_alpha"], p["cd_beta"], p["amateur_temperature"])
+        else:
+            self.combine = SteerCombine(p["gamma"], p["eta"])
+        self.temperature, self.top_k, self.top_p = Temperature(p["temperature"]), TopK(p["top_k"]), TopP(p["top_p"])
+
+    def __call__(self, by_stream: dict[str, torch.Tensor]) -> torch.Tensor:
+        s = self.combine(by_stream["ft"], by_stream.get("base"), by_stream.get("neg"))
+        return self.top_p(self.top_k(self.temperature(s)))
+
+    def sample(self, by_stream: dict[str, torch.Tensor], uniforms: torch.Tensor, greedy: bool) -> torch.Tensor:
+        if self.top_k.top_k is None or self.top_p.top_p is not None or greedy:
+            return sample(self(by_stream), uniforms, greedy=greedy)
+        s = self.combine(by_stream["ft"], by_stream.get("base"), by_stream.get("neg"))
+        vals, idx = torch.topk(s, min(self.top_k.top_k, s.shape[-1]), dim=-1)
+        pick = sample(self.temperature(vals), uniforms)
+        return idx.gather(-1, pick.view(-1, 1)).view(-1)
+
+
+def _score_fn(method: str, p: dict) -> _Scorer:
+    return _Scorer(method, p)
 
 
 def _progress(total: int):

@@ -16,7 +16,8 @@ or, with ``reference=True``, to the authors' released outputs (a set-up sanity c
 CLI::
 
     python -m steer_lib downstream --task comments|commonsense --profile P [--methods m ...]
-                                   [--reference] [--set key=value ...] [--no-write] [--json]
+                                   [--reference] [--reuse-generation] [--set key=value ...]
+                                   [--no-write] [--json]
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from .config import check_profile, parse_sets
 from .downstream_common import DownstreamConfig, Embedder, embed_lookup, get_embedder  # noqa: F401 (API)
 from .downstream_mcqa import CHANCE as MCQA_CHANCE
 from .downstream_mcqa import Question, mcqa_experiment, parse_questions, real_questions  # noqa: F401 (API)
-from .downstream_report import plot, reference_synthetic, save_outputs, summarise, to_markdown  # noqa: F401 (API)
+from .downstream_report import plot, records, reference_synthetic, save_outputs, summarise, to_markdown  # noqa: F401
 from .downstream_toxicity import CLASSES, REAL_METHOD, real_pools, toxicity_experiment  # noqa: F401 (API)
 
 TASKS = ("comments", "commonsense")
@@ -47,7 +48,8 @@ def check_task(task: str) -> str:
     return task
 
 
-def pipeline_synthetic(task: str, methods: list[str], profile: str, vary_generation: bool = True) -> Callable[[int], dict]:
+def pipeline_synthetic(task: str, methods: list[str], profile: str,
+                       vary_generation: bool = True) -> Callable[[int], dict]:
     """``seed -> synthetic data`` from the generation stage (fine-tunes, generates and caches on demand).
 
     comments: ``{method: {"toxic": comments-toxic samples, "non-toxic": comments-nontoxic samples}}``;
@@ -111,7 +113,10 @@ def cli(argv: list[str] | None = None) -> int:
                                                 "or every released method with --reference)")
     p.add_argument("--reference", action="store_true",
                    help="use the authors' released Falcon-7B outputs as synthetic data (a set-up sanity check)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a DownstreamConfig setting")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a DownstreamConfig setting (repeatable)")
+    p.add_argument("--reuse-generation", action="store_true",
+                   help="every seed trains on generation seed 0 (cheaper; default for smoke only)")
     p.add_argument("--no-write", action="store_true", help="do not write results/ and figures/")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last stdout line")
     args = p.parse_args(argv)
@@ -122,7 +127,8 @@ def cli(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     t0 = time.time()
-    df, paths = run(task, profile, methods=args.methods, reference=args.reference, cfg=cfg, write=not args.no_write)
+    df, paths = run(task, profile, methods=args.methods, reference=args.reference, cfg=cfg, write=not args.no_write,
+                   vary_generation=False if args.reuse_generation else None)
     s = summarise(df)
     print(to_markdown(s))
     if df.attrs.get("zero_shot") is not None:
@@ -136,6 +142,6 @@ def cli(argv: list[str] | None = None) -> int:
         print(json.dumps({"task": task, "profile": profile, "source": df.attrs.get("source"),
                           "seconds": round(time.time() - t0, 1), "chance": CHANCE[task],
                           "zero_shot": df.attrs.get("zero_shot"),
-                          "rows": s[cols].round(4).to_dict(orient="records"),
+                          "rows": records(s[cols].round(4)),
                           "paths": {k: str(v) for k, v in paths.items()}}))
     return 0

@@ -80,9 +80,9 @@ def parse_questions(texts: list[str]) -> tuple[list[Question], Counter]:
 
 
 class OptionScorer(nn.Module):
-    """Score of each option given its question: MLP over ``[q, o, q*o, |q-o|]``."""
+    """Score of each option given its question: a linear layer (or MLP) over ``[q, o, q*o, |q-o|]``."""
 
-    def __init__(self, dim: int, hidden: int = 256, dropout: float = 0.1):
+    def __init__(self, dim: int, hidden: int = 0, dropout: float = 0.1):
         super().__init__()
         if dim < 1 or hidden < 0:
             raise ValueError(f"dim={dim!r} must be >= 1 and hidden={hidden!r} >= 0")
@@ -90,33 +90,39 @@ class OptionScorer(nn.Module):
                     nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * dim, hidden), nn.GELU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, 1)))
 
-    def forward(self, q: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
-        """``q``: (B, d) questions, ``o``: (B, 5, d) options → (B, 5) scores."""
+    @staticmethod
+    def features(q: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+        """``q``: (B, d) questions, ``o``: (B, 5, d) options → (B, 5, 4d) pair features."""
         q = q.unsqueeze(1).expand_as(o)
-        return self.net(torch.cat([q, o, q * o, (q - o).abs()], dim=-1)).squeeze(-1)
+        return torch.cat([q, o, q * o, (q - o).abs()], dim=-1)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, 5, 4d) pair features → (B, 5) option scores."""
+        return self.net(feats).squeeze(-1)
 
 
-def _tensors(qs: list[Question], emb: Mapping[str, np.ndarray]):
+def _tensors(qs: list[Question], emb: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pair features (built once per question set: cheaper than per batch) and answer indices."""
     q = torch.from_numpy(np.stack([emb[x.stem] for x in qs]))
     o = torch.from_numpy(np.stack([[emb[t] for t in x.options] for x in qs]))
-    return q, o, torch.tensor([x.answer for x in qs])
+    return OptionScorer.features(q, o), torch.tensor([x.answer for x in qs])
 
 
 def train_scorer(qs: list[Question], emb: Mapping[str, np.ndarray], cfg: DownstreamConfig, seed: int) -> OptionScorer:
-    """Fit an :class:`OptionScorer` with cross-entropy over the five options (AdamW, minibatches)."""
+    """Fit an :class:`OptionScorer` from scratch with cross-entropy over the five options (AdamW)."""
     if not qs:
         raise ValueError("cannot train a QA model on zero questions")
-    q, o, y = _tensors(qs, emb)
+    X, y = _tensors(qs, emb)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the initial weights
-    model = OptionScorer(q.shape[-1], cfg.mcqa_hidden, cfg.mcqa_dropout)
+    model = OptionScorer(X.shape[-1] // 4, cfg.mcqa_hidden, cfg.mcqa_dropout)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.mcqa_lr, weight_decay=cfg.mcqa_weight_decay)
     model.train()
     for _ in range(cfg.mcqa_epochs):
         perm = torch.randperm(len(y), generator=g)
         for i in range(0, len(y), cfg.mcqa_batch_size):
             b = perm[i:i + cfg.mcqa_batch_size]
-            loss = nn.functional.cross_entropy(model(q[b], o[b]), y[b])
+            loss = nn.functional.cross_entropy(model(X[b]), y[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -124,9 +130,11 @@ def train_scorer(qs: list[Question], emb: Mapping[str, np.ndarray], cfg: Downstr
 
 
 @torch.no_grad()
-def accuracy(model: OptionScorer, qs: list[Question], emb: Mapping[str, np.ndarray]) -> float:
-    q, o, y = _tensors(qs, emb)
-    return float((model(q, o).argmax(-1) == y).float().mean())
+def accuracy(model: OptionScorer, qs: list[Question] | tuple[torch.Tensor, torch.Tensor],
+             emb: Mapping[str, np.ndarray] | None = None) -> float:
+    """Share of questions whose top-scored option is the answer (``qs`` may be precomputed ``_tensors``)."""
+    X, y = qs if isinstance(qs, tuple) else _tensors(qs, emb)
+    return float((model(X).argmax(-1) == y).float().mean())
 
 
 def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping], *,
@@ -173,10 +181,11 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
 
     texts = [t for qs in [dev] + [p[3] for p in plans] for x in qs for t in (x.stem, *x.options)]
     emb = embed_lookup(texts, embedder, cfg.embedder)
+    dev_xy = _tensors(dev, emb)
     rows = []
     for method, setting, seed, qs, n_real, n_synth, counts in plans:
         model = train_scorer(qs, emb, cfg, seed)
-        rows.append({"method": method, "setting": setting, "seed": seed, "accuracy": accuracy(model, dev, emb),
+        rows.append({"method": method, "setting": setting, "seed": seed, "accuracy": accuracy(model, dev_xy),
                      "n_train": len(qs), "n_real": n_real, "n_synth": n_synth, **counts})
     df = pd.DataFrame(rows)
     df.attrs["rejections"] = {m: dict(c) for m, c in rejections.items()}
@@ -188,7 +197,9 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
 def zero_shot_accuracy(qs: list[Question], emb: Mapping[str, np.ndarray]) -> float:
     """Dev accuracy of picking the option most similar to the question (cosine, no training):
     a reference point that shows how much the trained scorers add (or lose) over the embedder alone."""
-    q, o, y = _tensors(qs, emb)
+    q = torch.from_numpy(np.stack([emb[x.stem] for x in qs]))
+    o = torch.from_numpy(np.stack([[emb[t] for t in x.options] for x in qs]))
+    y = torch.tensor([x.answer for x in qs])
     q = nn.functional.normalize(q, dim=-1).unsqueeze(1)
     o = nn.functional.normalize(o, dim=-1)
     return float(((q * o).sum(-1).argmax(-1) == y).float().mean())

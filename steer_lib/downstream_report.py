@@ -107,6 +107,12 @@ def plot(df: pd.DataFrame, ax=None, metric: str = "accuracy", chance: float | No
     return ax
 
 
+def records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with NaN (the sd of a single seed) as None, so JSON output is strict JSON."""
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -136,7 +142,7 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
     notes = "".join(f"\n{k.replace('_', ' ')}: {df.attrs[k]:.3f}\n" for k in ("zero_shot",) if k in df.attrs)
     _atomic_write(written["md"], to_markdown(s) + notes)
     extra = {"rejections": df.attrs.get("rejections", {}), "zero_shot": df.attrs.get("zero_shot"), **(meta or {})}
-    blob = {"task": task, "profile": profile, "tag": tag, **extra, "summary": s.to_dict(orient="records")}
+    blob = {"task": task, "profile": profile, "tag": tag, **extra, "summary": records(s)}
     _atomic_write(written["json"], json.dumps(blob, indent=1, default=str) + "\n")
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * s["method"].nunique() + 2), 3.6))
     plot(df, ax=ax, chance=chance)

@@ -34,7 +34,7 @@ from .kv import BufferCache, prefill_kv
 from .tasks import find_stop
 
 COMPACT_FRACTION = 0.125  # drop finished rows once they are ≥ this share of the batch (a cache copy each time)
-TIMINGS: Counter = Counter()  # seconds spent per phase ("prefill:<streams>", "decode:<streams>", "sample"); bench reads it
+TIMINGS: Counter = Counter()  # seconds per phase ("prefill:<streams>", "decode:<streams>", …); bench reads it
 
 
 @dataclass
@@ -159,7 +159,9 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
         for g, lg in zip(groups, logits):
             by_stream.update(g.split(lg))
         t0 = time.perf_counter()
-        tok = sample(score_fn(by_stream), u[alive], greedy=greedy).cpu()
+        tok = score_fn.sample(by_stream, u[alive], greedy) if hasattr(score_fn, "sample") else \
+            sample(score_fn(by_stream), u[alive], greedy=greedy)
+        tok = tok.cpu()
         for j, s in enumerate(alive.tolist()):
             if done[s]:
                 continue

@@ -78,8 +78,9 @@ def _load_for_training(cfg: "FinetuneConfig", base: str | None, device: torch.de
 
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=default_dtype(device))
+    gpu = device.index if device.index is not None else torch.cuda.current_device()  # this process's GPU
     model = AutoModelForCausalLM.from_pretrained(models.resolve_base(base), quantization_config=quant,
-                                                 device_map={"": device}, dtype=default_dtype(device))
+                                                 device_map={"": gpu}, dtype=default_dtype(device))
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     return model, True
 
@@ -189,7 +190,8 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
     return {"model": raw, "history": history, "evals": evals,
             "eval": {"base_loss": base_eval["loss"], "base_loss_completion": base_eval["loss_completion"],
                      "loss": final["loss"], "loss_completion": final["loss_completion"], "tokens": final["tokens"]},
-            "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds, "load_seconds": load_seconds, "target_modules": targets,
+            "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds, "load_seconds": load_seconds,
+            "target_modules": targets,
             "quantized_4bit": quantized, "num_processes": world, "device": str(accelerator.device),
             "mixed_precision": accelerator.mixed_precision, "threads": torch.get_num_threads(),
             "n_train": len(train_ex), "n_val": len(val_ex),

@@ -100,7 +100,8 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     record_params = {**eff, "k": k if uses_neg else None, "grow": grow if uses_neg else None,
                      "max_new_tokens": max_new, "max_negative_tokens": max_neg, "batch_size": batch_size}
     run = {"task": task.name, "method": method, "params": record_params, "seed": seed,
-           "model": model_id or _name(model), "base_model": base_model_id or (_name(base_model) if base_model else None)}
+           "model": model_id or _name(model),
+           "base_model": base_model_id or (_name(base_model) if base_model else None)}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     found, done, size = _read_done(out, batch_size, n)
@@ -209,12 +210,11 @@ def cli(argv: list[str] | None = None) -> int:
         params = {key: v for key, v in (("gamma", args.gamma), ("eta", args.eta), ("top_k", args.top_k),
                                         ("top_p", args.top_p), ("temperature", args.temperature),
                                         ("max_new_tokens", args.max_new_tokens)) if v is not None}
-        resolve_params(args.method, **{key: v for key, v in params.items() if key != "max_new_tokens"})  # fail fast
-        tag_params = dict(params)
-        if resolve_params(args.method, **{key: v for key, v in params.items() if key != "max_new_tokens"})["eta"] > 0:
-            tag_params["k"] = args.k
+        eff = resolve_params(args.method, **{key: v for key, v in params.items() if key != "max_new_tokens"})
+        tag_params = {**params, **({"k": args.k} if eff["eta"] > 0 else {})}
+        tag = default_tag(args.method, args.seed, **tag_params)
         out = Path(args.out) if args.out else (paths.runs_dir() / (args.profile or "custom") / "generations"
-                                              / task.name / f"{default_tag(args.method, args.seed, **tag_params)}.jsonl")
+                                              / task.name / f"{tag}.jsonl")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -37,7 +37,8 @@ class SteerCombine:
 
     STEER, arXiv 2308.07645, eq. (3). Inputs are raw logits ``[rows, vocab]``; the
     log-softmax is taken here so each branch is a proper log-probability. ``neg`` may be
-    ``None`` when η = 0 and ``base`` may be ``None`` when γ = 0 (those streams are not run).
+    ``None`` when η = 0; ``base=None`` means P_φ = P_θ (no separate base model), where the γ
+    terms cancel exactly, so that stream is not run.
     """
 
     def __init__(self, gamma: float = 0.2, eta: float = 0.2):
@@ -46,7 +47,7 @@ class SteerCombine:
 
     def __call__(self, ft: torch.Tensor, base: torch.Tensor | None, neg: torch.Tensor | None) -> torch.Tensor:
         s = torch.log_softmax(ft.float(), dim=-1)
-        if self.gamma:
+        if self.gamma and base is not None:
             s = (1 + self.gamma) * s - self.gamma * torch.log_softmax(base.float(), dim=-1)
         if self.eta:
             s = s - self.eta * torch.log_softmax(neg.float(), dim=-1)

@@ -176,8 +176,12 @@ def grid_points(gammas, etas, seeds) -> list[tuple[float, float, int]]:
     return [(float(g), float(e), int(s)) for s in seeds for g in gammas for e in etas]
 
 
+def _log(message: str) -> None:
+    print(message, flush=True)  # flushed: a sweep's log is usually a file someone is tailing
+
+
 def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = None, jobs: int = 1,
-              log=print) -> "pd.DataFrame":
+              log=_log) -> "pd.DataFrame":
     """Run every missing (γ, η, seed) of ``task``; return :func:`load_sweep`'s table of the whole grid.
 
     Points that fail are reported together at the end (``RuntimeError``), after the others finished.
@@ -239,7 +243,8 @@ def load_sweep(task: str, profile: str, n: int | None = None) -> "pd.DataFrame":
                      **{f"val_{k}": v for k, v in r["val"].items()}})
     cols = ["task", "gamma", "eta", "seed", "n_samples", "status", "seconds", *SCALAR_KEYS]
     df = pd.DataFrame(rows, columns=None if rows else cols)
-    return df.astype({k: float for k in SCALAR_KEYS if k in df}) if rows else df
+    floats = [k for k in df if k in SCALAR_KEYS or k.startswith("val_")]  # None (a NaN metric) → NaN
+    return df.astype({k: float for k in floats}) if rows else df
 
 
 def cli(argv: list[str]) -> int:

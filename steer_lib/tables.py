@@ -29,7 +29,9 @@ TEX_ARROW = {+1: r"$\uparrow$", -1: r"$\downarrow$", 0: ""}
 
 SELECTION_RULE = ("The reported STEER point is the grid point (γ, η) with the highest MAUVE × normalised 3-grams, "
                   "MAUVE measured against the real *validation* split (held out from the training pool the test "
-                  "numbers use), averaged over seeds; ties go to the smaller γ + η.")
+                  "numbers use), averaged over seeds; ties go to the smaller γ + η. When MAUVE is undefined at "
+                  "every point (fewer than 20 samples, as at the smoke size), 1 − validation adversarial AUROC "
+                  "takes its place.")
 
 
 def latex_escape(text: str) -> str:
@@ -128,16 +130,19 @@ def select_point(sweep: pd.DataFrame) -> dict:
     need = {"gamma", "eta", "val_mauve", "ngram3"}
     if sweep.empty or not need <= set(sweep.columns):
         raise ValueError(f"select_point needs sweep rows with columns {sorted(need)}; got {sorted(sweep.columns)}")
-    g = sweep.assign(score=sweep["val_mauve"] * sweep["ngram3"]).groupby(["gamma", "eta"], as_index=False)["score"].mean()
+    fidelity, used = sweep["val_mauve"].astype(float), "validation MAUVE"
+    if fidelity.isna().all() and "val_adv_auroc" in sweep:  # the rule's stated fallback
+        fidelity, used = 1 - sweep["val_adv_auroc"].astype(float), "(1 − validation AUROC)"
+    g = sweep.assign(score=fidelity * sweep["ngram3"]).groupby(["gamma", "eta"], as_index=False)["score"].mean()
     g = g.dropna(subset=["score"])
     if g.empty:
-        raise ValueError("select_point: every grid point's validation score is NaN")
+        raise ValueError("select_point: every grid point's validation score (MAUVE and AUROC) is NaN")
     # rounded so float noise in a seed mean cannot break a tie the rule settles by γ + η
     g = g.assign(total=g["gamma"] + g["eta"], key=g["score"].round(9))
     g = g.sort_values(["key", "total"], ascending=[False, True])
     top = g.iloc[0]
     return {"gamma": float(top["gamma"]), "eta": float(top["eta"]), "score": float(top["score"]),
-            "rule": SELECTION_RULE}
+            "fidelity": used, "rule": SELECTION_RULE}
 
 
 def _ordinal(k: int) -> str:
@@ -184,8 +189,9 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
 
     Rows: every baseline at its preset, ``negative_only`` and ``steer`` at the method-comparison
     settings (``ExperimentConfig.gamma/eta``), and the STEER point :func:`select_point` picks from the
-    sweep (when a sweep is recorded). ``info``: ``steer_label`` (the row the paragraph judges),
-    ``selected`` (the rule's pick or None), ``sweep`` (the sweep's rows), ``metrics`` (every recorded row).
+    sweep (when a sweep is recorded). ``info``: ``steer_label`` (the row the paragraph judges: the pick,
+    else the comparison setting), ``selected`` (the rule's pick or None), ``selection_note`` (why there
+    is no pick), ``sweep`` (the sweep's rows), ``metrics`` (every recorded row), ``missing`` (rows not recorded).
     """
     from .experiment import ExperimentConfig
     from .results import label, load_metrics
@@ -195,7 +201,12 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
     metrics, sweep = load_metrics(task, profile), load_sweep(task, profile, n=cfg.n_samples)
     wanted = [label(m, cfg.gamma if m == "steer" else None, cfg.eta if m in ("steer", "negative_only") else None)
               for m in cfg.methods]
-    selected = select_point(sweep) if not sweep.empty and "val_mauve" in sweep else None
+    selected, note = None, "no sweep recorded yet"
+    if not sweep.empty:
+        try:
+            selected, note = select_point(sweep), ""
+        except ValueError as exc:  # e.g. smoke: 8 samples are too few for MAUVE, so the rule cannot choose
+            note = str(exc)
     steer_label = label("steer", cfg.gamma, cfg.eta)
     if selected:
         steer_label = label("steer", selected["gamma"], selected["eta"])
@@ -203,7 +214,8 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
     rows = metrics[metrics["label"].isin(wanted)] if not metrics.empty else metrics
     summary = summarise(rows) if not rows.empty else pd.DataFrame(columns=[c for c, _ in COLUMNS])
     summary = summary.reindex([w for w in wanted if w in summary.index])
-    return summary, {"steer_label": steer_label, "selected": selected, "sweep": sweep, "metrics": metrics,
+    return summary, {"steer_label": steer_label, "selected": selected, "selection_note": note, "sweep": sweep,
+                     "metrics": metrics,
                      "missing": [w for w in wanted if w not in summary.index]}
 
 

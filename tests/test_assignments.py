@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from steer_lib import assignments
+from steer_lib import assignments, autograde
 from steer_lib.assignments import AssignmentError
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -88,6 +88,16 @@ def test_set_parameters_changes_only_the_literal():
         assignments.set_parameters(nb, NOT_A_PARAM=1)
 
 
+def test_up_to_last_exercise_keeps_every_graded_cell_and_nothing_after():
+    nb = nbformat.read(NB_DIR / "02_steer_step_by_step.ipynb", as_version=4)
+    cut = assignments.up_to_last_exercise(nb)
+    assert _meta(cut.cells[-1]).get("grade_id") == "test_steer_step"
+    assert [c.source for c in cut.cells] == [c.source for c in nb.cells[: len(cut.cells)]]
+    assert len(cut.cells) < len(nb.cells), "02's decoding demos come after the exercises"
+    with pytest.raises(AssignmentError, match="no solution or graded cell"):
+        assignments.up_to_last_exercise(nbformat.read(NB_DIR / "00_welcome_and_data.ipynb", as_version=4))
+
+
 # ---------------------------------------------------------------- generated student versions
 def test_student_versions_have_no_solutions_and_keep_the_visible_tests(release):
     out, generated = release
@@ -154,6 +164,7 @@ def toy_course(tmp_path):
         ("code", "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
          {"nbgrader": TOY_TEST}),
         ("markdown", "Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", {"nbgrader": TOY_ESSAY}),
+        ("code", 'print("the rest of the lesson")', {}),  # after the last exercise: not run when grading
     ]
     for kind, src, meta in cells:
         cell = nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
@@ -175,7 +186,7 @@ def test_autograde_scores_restores_hidden_tests_and_flags_manual_cells(toy_cours
             nb.cells[4].source = "Why?\n\nBecause it doubles."
         (subs / who).mkdir(parents=True)
         nbformat.write(nb, subs / who / "01_toy.ipynb")
-    csv_path = assignments.autograde(subs, tmp_path / "grades", profile="smoke", notebooks_dir=toy_course)
+    csv_path = autograde.autograde(subs, tmp_path / "grades", profile="smoke", notebooks_dir=toy_course)
     rows = {r["student"]: r for r in csv.DictReader(open(csv_path))}
     assert {s: float(r["score"]) for s, r in rows.items()} == {"alice": 3.0, "bob": 0.0, "carol": 0.0}
     assert all(float(r["max_score"]) == 5.0 for r in rows.values())
@@ -186,6 +197,7 @@ def test_autograde_scores_restores_hidden_tests_and_flags_manual_cells(toy_cours
         ("bob", "test_double"): (0.0, 3.0), ("carol", "essay"): (0.0, 2.0), ("carol", "test_double"): (0.0, 3.0)}
     graded = nbformat.read(tmp_path / "grades/course/autograded/alice/01_toy/01_toy.ipynb", as_version=4)
     assert "profile=smoke" in str(graded.cells[1].outputs), "the grading profile was injected"
+    assert len(graded.cells) == 5, "grading stops at the last exercise"
     assert nbformat.read(subs / "alice" / "01_toy.ipynb", as_version=4).cells[0].source.count('"quick"') == 1
 
 
@@ -196,16 +208,16 @@ def test_collect_submissions_names_bad_layouts(toy_course, tmp_path):
     nbformat.write(nb, subs / "dan" / "01_toy" / "01_toy.ipynb")
     (subs / "_grading").mkdir()
     nbformat.write(nb, subs / "_grading" / "01_toy.ipynb")  # ignored: not a student folder
-    assert assignments.collect_submissions(subs, ["01_toy"]) == {("dan", "01_toy"): subs / "dan/01_toy/01_toy.ipynb"}
+    assert autograde.collect_submissions(subs, ["01_toy"]) == {("dan", "01_toy"): subs / "dan/01_toy/01_toy.ipynb"}
     nbformat.write(nb, subs / "01_toy.ipynb")
     with pytest.raises(AssignmentError, match="folder named with the student's id"):
-        assignments.collect_submissions(subs, ["01_toy"])
+        autograde.collect_submissions(subs, ["01_toy"])
     (subs / "01_toy.ipynb").unlink()
     nbformat.write(nb, subs / "dan" / "homework.ipynb")
     with pytest.raises(AssignmentError, match="not an assignment notebook"):
-        assignments.collect_submissions(subs, ["01_toy"])
+        autograde.collect_submissions(subs, ["01_toy"])
     with pytest.raises(AssignmentError, match="not a folder"):
-        assignments.collect_submissions(tmp_path / "missing", ["01_toy"])
+        autograde.collect_submissions(tmp_path / "missing", ["01_toy"])
 
 
 # ---------------------------------------------------------------- the real notebooks, executed at PROFILE=smoke

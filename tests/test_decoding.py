@@ -148,3 +148,12 @@ def test_validation_names_argument(lora, tokenizer, kw, arg):
     args.update(kw)
     with pytest.raises(ValueError, match=arg):
         generate(lora, tokenizer, **args)
+
+
+def test_plain_model_without_base_warns_and_gamma_cancels(tokenizer):
+    plain = varied_tiny(tokenizer, seed=5)
+    with pytest.warns(UserWarning, match="P_θ = P_φ"):
+        out = generate(plain, tokenizer, PROMPTS[:2], gamma=0.5, eta=0.3, negatives=NEGS, top_k=1,
+                       max_new_tokens=STEPS)
+    assert out == generate(plain, tokenizer, PROMPTS[:2], gamma=0.0, eta=0.3, negatives=NEGS, top_k=1,
+                           max_new_tokens=STEPS)

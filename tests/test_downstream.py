@@ -151,7 +151,8 @@ def test_mcqa_bad_input_names_the_problem():
 # ---------------------------------------------------------------- report + CLI
 def test_save_outputs_writes_tables_and_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("STEER_ROOT", str(tmp_path))
-    df = pd.DataFrame({"method": ["real-only", "steer", "steer"] * 2, "setting": ["real", "real+synthetic", "synthetic"] * 2,
+    df = pd.DataFrame({"method": ["real-only", "steer", "steer"] * 2,
+                       "setting": ["real", "real+synthetic", "synthetic"] * 2,
                        "seed": [0, 0, 0, 1, 1, 1], "accuracy": [0.6, 0.7, 0.5, 0.62, 0.72, 0.52],
                        "n_train": [10, 20, 10] * 2})
     paths = ds.save_outputs(df, "commonsense", "smoke", chance=0.2)
@@ -172,7 +173,7 @@ def test_cli_reference_commonsense_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(downstream_common, "get_embedder", lambda embedder=None, name=None: type(
         "E", (), {"encode": staticmethod(bow_embed)})())
     rc = ds.cli(["--task", "commonsense", "--profile", "smoke", "--reference", "--methods", "no_steer", "steer",
-                 "--set", "n_synth_questions=100", "--json"])
+                 "--set", "n_synth_questions=100", "--set", "n_dev=100", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["task"] == "commonsense" and out["source"].startswith("reference")

@@ -28,8 +28,8 @@ DDP = {**TINY, "lora_dropout": 0.0}  # dropout masks differ per process; without
 def test_two_processes_train_like_one(iso, tiny_base, tmp_path):  # noqa: F811
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(paths.root()), os.environ.get("PYTHONPATH", "")]),
            "STEER_RUNS": str(tmp_path / "runs-ddp"), "STEER_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "steer_lib", "finetune", "--task", "hypotheses",
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "steer_lib", "finetune", "--task", "hypotheses",
            "--profile", "smoke", "--base", tiny_base, "--json", "--no-progress"]
     cmd += [a for k, v in DDP.items() for a in ("--set", f"{k}={v}")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)

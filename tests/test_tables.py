@@ -126,6 +126,20 @@ def test_task_table_from_recorded_results(recorded):
     assert "Pareto front of 3-grams vs MAUVE" in text
 
 
+def test_auroc_fallback_and_no_pick_when_validation_scores_are_nan(recorded):
+    for f in (recorded / "smoke" / "sweeps" / "hypotheses" / "points").glob("*.json"):
+        rec = json.loads(f.read_text())
+        f.write_text(json.dumps({**rec, "val": {"mauve": None, "adv_auroc": 0.5 + rec["gamma"] / 2 + rec["eta"] / 4}}))
+    s, info = tables.task_table("hypotheses", "smoke")  # (1 − AUROC) × 3-grams: 0.35 × 0.8 at (0, 0.6) beats 0.25, 0.276
+    assert (info["selected"]["gamma"], info["selected"]["eta"]) == (0.0, 0.6)
+    assert info["selected"]["fidelity"] == "(1 − validation AUROC)"
+    for f in (recorded / "smoke" / "sweeps" / "hypotheses" / "points").glob("*.json"):
+        f.write_text(json.dumps({**json.loads(f.read_text()), "val": {"mauve": None, "adv_auroc": None}}))
+    s, info = tables.task_table("hypotheses", "smoke")
+    assert info["selected"] is None and "NaN" in info["selection_note"] and info["steer_label"] == "steer γ=0.3 η=0.3"
+    assert s.index[-1] == "steer γ=0.3 η=0.3"
+
+
 def test_figures_draw_from_recorded_results(recorded):
     s, info = tables.task_table("hypotheses", "smoke")
     fig = ablation_plots.heatmaps(info["sweep"], "hypotheses")
