@@ -47,6 +47,11 @@ def heatmaps(df: pd.DataFrame, title: str, metrics=HEATMAP_METRICS, seed_word: s
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.0))
     for ax, (col, name, cmap) in zip(np.atleast_1d(axes), metrics):
         mean, spread, what = grid_stats(df, col, seed_word)
+        if mean.isna().all().all():  # e.g. MAUVE at the smoke size: say so instead of an empty square
+            ax.text(0.5, 0.5, f"{name}: NaN at every point\n(too few samples for this metric)", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=9)
+            ax.set_axis_off()
+            continue
         im = ax.imshow(mean.values.astype(float), cmap=cmap, origin="lower", aspect="auto")
         for i in range(mean.shape[0]):
             for j in range(mean.shape[1]):

@@ -136,13 +136,35 @@ _SCORE_LOCK = threading.Lock()  # validation scoring runs in this process: one p
 
 def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
               threads: int | None = None) -> dict[str, Any]:
-    """Run (or reuse) one grid point and return its record; the record's ``status`` says which."""
-    from . import pipeline
-    from .experiment import ExperimentConfig, read_jsonl
+    """Run (or reuse) one grid point and return its record; the record's ``status`` says which.
 
+    A lock file beside the record makes a second process asking for the same point wait for the first.
+    """
     p = _paths(task, gamma, eta, seed, profile, n)
     if p["record"].is_file():
         return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
+    p["record"].parent.mkdir(parents=True, exist_ok=True)
+    with open(p["record"].with_suffix(".lock"), "w") as lock:
+        # Two sweeps of the same point would append to one JSONL; the second waits here, then reuses the record.
+        _flock(lock)
+        if p["record"].is_file():
+            return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
+        return _run_point_locked(task, gamma, eta, seed, profile=profile, n=n, threads=threads, p=p)
+
+
+def _flock(fh) -> None:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock; run one sweep per task at a time
+        return
+    fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes or the process dies
+
+
+def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
+                      threads: int | None, p: dict[str, Path]) -> dict[str, Any]:
+    from . import pipeline
+    from .experiment import ExperimentConfig, read_jsonl
+
     t0 = time.time()
     status = "reused"  # notebook 03 already made and scored this set (e.g. the method-comparison point)
     if not p["metrics"].is_file():
@@ -204,9 +226,10 @@ def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = N
             failures.append(f"γ={g:g} η={e:g} seed={s}: {exc}")
             log(f"[{time.time() - t_all:6.0f}s] FAILED {task} γ={g:g} η={e:g} seed={s}")
             return
-        log(f"[{time.time() - t_all:6.0f}s] {rec['status']:>6} {task} γ={g:g} η={e:g} seed={s} "
-            f"mauve={rec['metrics'].get('mauve', float('nan')):.3f} auroc={rec['metrics'].get('adv_auroc', float('nan')):.3f} "
-            f"ngram3={rec['metrics'].get('ngram3', float('nan')):.3f} ({rec['seconds']['notebook']:.0f}s)")
+        m = {k: rec["metrics"].get(k) for k in ("mauve", "adv_auroc", "ngram3")}
+        shown = " ".join(f"{k}={'nan' if v is None else f'{v:.3f}'}" for k, v in m.items())  # NaN is stored as null
+        log(f"[{time.time() - t_all:6.0f}s] {rec['status']:>6} {task} γ={g:g} η={e:g} seed={s} {shown} "
+            f"({rec['seconds']['notebook']:.0f}s)")
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(one, points))

@@ -173,6 +173,9 @@ def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.Da
         pts = pd.concat([pts, gm[~gm.index.isin(pts.index)]])
     for ycol, name in (("mauve", "3-grams vs MAUVE"), ("adv_auroc", "3-grams vs 1 − AUROC")):
         y = pts[ycol] if ycol == "mauve" else 1 - pts[ycol]
+        if math.isnan(float(y[steer_label])) or math.isnan(float(pts.loc[steer_label, "ngram3"])):
+            text += f" Its place on the front of {name} is undefined: a value is NaN (too few samples)."
+            continue
         front = pd.Series(pareto_front(pts["ngram3"].tolist(), y.tolist()), index=pts.index)
         others = [lab for lab in front.index[front] if lab != steer_label and not lab.startswith("steer")]
         if front.get(steer_label, False):

@@ -30,7 +30,8 @@ def fake_notebook(monkeypatch):
         p["metrics"].parent.mkdir(parents=True, exist_ok=True)
         p["metrics"].write_text(json.dumps({"method": "steer", "gamma": params["GAMMA"], "eta": params["ETA"],
                                             "seed": params["SEED"], "n": params["N_SAMPLES"], "ngram3": 0.5 + params["ETA"],
-                                            "mauve": 0.9 - params["GAMMA"], "adv_auroc": 0.7, "seconds": {"total": 1.0}}))
+                                            "mauve": None if params["ETA"] == 0.6 == params["GAMMA"] else 0.9 - params["GAMMA"],
+                                            "adv_auroc": 0.7, "seconds": {"total": 1.0}}))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("{}")
 
@@ -73,8 +74,9 @@ def test_sweep_runs_missing_points_only(runs, fake_notebook):
     assert len(fake_notebook) == 4 and len(df) == 4
     assert {(r.gamma, r.eta) for r in df.itertuples()} == {(0, 0), (0, 0.6), (0.6, 0), (0.6, 0.6)}
     assert set(df["status"]) == {"ran"} and (df["n_samples"] == 3).all() and (df["val_n"] == 3).all()
-    rec = json.loads(next((runs / "smoke" / "sweeps" / "hypotheses" / "points").glob("*g0.6_e0.6*.json")).read_text())
+    rec = json.loads(next((runs / "smoke" / "sweeps" / "hypotheses" / "points").glob("*g0.6_e0_*.json")).read_text())
     assert rec["metrics"]["mauve"] == pytest.approx(0.3) and rec["seconds"]["notebook"] >= 0 and rec["seed"] == 0
+    assert df["mauve"].isna().sum() == 1  # a NaN metric (stored as null) stays NaN
     # rerun, with one more seed: only the new seed's points run
     df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0, 1], profile="smoke", n=3, log=lambda s: None)
     assert len(fake_notebook) == 8 and len(df) == 8
@@ -108,3 +110,22 @@ def test_cli_list_and_bad_flag(runs, fake_notebook, capsys):
 def test_load_sweep_of_nothing_is_empty(runs):
     df = sweep.load_sweep("commonsense", "smoke")
     assert df.empty and "mauve" in df.columns
+
+
+def test_second_process_waits_for_a_point_in_progress(runs, fake_notebook, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    p = sweep._paths("hypotheses", 0.0, 0.0, 0, "smoke", 2)
+    p["record"].parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, sys, time
+        f = open({str(p['record'].with_suffix('.lock'))!r}, "w"); fcntl.flock(f, fcntl.LOCK_EX)
+        print("locked", flush=True); time.sleep(1.5)
+        open({str(p['record'])!r}, "w").write('{{"task": "hypotheses", "status": "ran", "by": "other"}}')
+    """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    rec = sweep.run_point("hypotheses", 0.0, 0.0, 0, profile="smoke", n=2)  # blocks until the other finishes
+    holder.wait()
+    assert rec["by"] == "other" and rec["status"] == "cached" and fake_notebook == []

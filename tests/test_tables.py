@@ -75,6 +75,9 @@ def test_paragraph_states_front_and_rank_including_when_not():
     text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
     assert "It is on the Pareto front of 3-grams vs MAUVE (with top_k, nucleus)" in text
     assert "no recorded result" in tables.paragraph("x", s, "steer γ=1 η=1")
+    s.loc["steer γ=0.3 η=0.3", "mauve"] = float("nan")
+    text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
+    assert "front of 3-grams vs MAUVE is undefined" in text and "2nd of 3 on normalised 3-grams" in text
 
 
 def write_metric(runs, task, stem, **fields):
