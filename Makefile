@@ -39,7 +39,7 @@ pytest: data
 	$(PYTHON) -m pytest
 
 smoke-pipeline: data
-	$(PYTHON) -m steer_lib reproduce --profile smoke
+	$(PYTHON) -m steer_lib reproduce --profile smoke --jobs 2
 
 nbval: data
 	$(PYTHON) -m pytest --nbval-lax -p no:cacheprovider --override-ini="addopts=" --override-ini="testpaths=" notebooks/00_welcome_and_data.ipynb notebooks/02_steer_step_by_step.ipynb
