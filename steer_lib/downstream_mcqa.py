@@ -17,6 +17,8 @@ which no generator saw: they were fine-tuned on CSQA train.
 """
 from __future__ import annotations
 
+import warnings
+
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -156,6 +158,7 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
     if cfg.n_dev:
         dev = sample(dev, min(cfg.n_dev, len(dev)), sub_rng(0, "dev"), "dev")
 
+    skipped: dict[str, list[int]] = {}  # method -> seeds it had no valid question in
     plans, rejections = [], {}  # plans: (method, setting, seed, questions, n_real, n_synth, counts)
     for seed in cfg.seeds:
         syn, counts = {}, {}
@@ -167,9 +170,14 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
         if not syn:
             raise ValueError("synthetic data holds no methods")
         empty = [m for m, v in syn.items() if not v]
-        if empty:
+        if len(empty) == len(syn):
             raise ValueError(f"seed {seed}: no valid synthetic question for method(s) {empty}; "
                              f"rejection reasons: {dict(rejections[empty[0]].most_common(3))}")
+        for m in empty:  # a method whose every question was rejected cannot train a model: say so, keep the rest
+            warnings.warn(f"seed {seed}: method {m!r} produced no valid question "
+                          f"({dict(rejections[m].most_common(3))}); it is left out of this seed", stacklevel=2)
+            skipped.setdefault(m, []).append(seed)
+            del syn[m]
         n_syn = min([cfg.n_synth_questions or 10**9] + [len(v) for v in syn.values()])
         n_real = cfg.n_real_questions or n_syn
         real = sample(real_train, n_real, sub_rng(seed, "real"), "real_train")
@@ -189,6 +197,7 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
                      "n_train": len(qs), "n_real": n_real, "n_synth": n_synth, **counts})
     df = pd.DataFrame(rows)
     df.attrs["rejections"] = {m: dict(c) for m, c in rejections.items()}
+    df.attrs["skipped"] = skipped
     df.attrs["chance"] = CHANCE
     df.attrs["zero_shot"] = zero_shot_accuracy(dev, emb)
     return df

@@ -42,10 +42,11 @@ class ExperimentConfig(Config):
     bootstrap: int = 200  # bootstrap resamples for confidence intervals (0 = off)
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
-        # CI: a handful of short samples, just enough to run every stage end to end. Four methods cover
+        # CI: a handful of samples, just enough to run every stage end to end (64 new tokens: a
+        # multiple-choice question needs about 40 to reach its answer key). Four methods cover
         # the three decoding paths (plain sampling, base-model contrast, negative prompts); every method is
         # also exercised by the unit tests. The grid shares its (0.3, 0.3) point with the steer run.
-        "smoke": {"n_samples": 8, "max_new_tokens": 24, "batch_size": 8,
+        "smoke": {"n_samples": 8, "max_new_tokens": 64, "batch_size": 8,
                   "methods": ("top_k", "contrastive_decoding", "negative_only", "steer"),
                   "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20},
         # A laptop CPU: sized so `make reproduce` fits in about 90 minutes.

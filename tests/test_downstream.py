@@ -182,3 +182,13 @@ def test_cli_reference_commonsense_json(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "results" / "smoke" / "downstream_commonsense_reference.md").exists()
     assert ds.cli(["--task", "poems", "--profile", "smoke"]) == 2
     assert ds.cli(["--task", "comments", "--profile", "smoke", "--set", "seeds=()"]) == 2
+
+
+def test_mcqa_method_without_valid_questions_is_left_out_with_a_warning():
+    real, dev = ds.real_questions("train")[:10], ds.real_questions("dev")[:10]
+    good = [as_text(q) for q in real]
+    with pytest.warns(UserWarning, match=r"method 'bad' produced no valid question"):
+        df = ds.mcqa_experiment({"good": good, "bad": ["not a question"]}, seeds=(0,), real_train=real, dev=dev,
+                                embedder=bow_embed)
+    assert set(df.method) == {ds.REAL_METHOD, "good"}
+    assert df.attrs["skipped"] == {"bad": [0]} and df.attrs["rejections"]["bad"]
