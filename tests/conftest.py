@@ -14,7 +14,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-SHARED_DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+# The local data mirror: STEER_DATA_MIRROR when it names a folder (CI sets it), else ../shared/data beside the checkout.
+_MIRROR = os.environ.get("STEER_DATA_MIRROR", "")
+SHARED_DATA = os.path.abspath(_MIRROR if os.path.isdir(_MIRROR) else
+                              os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
 
 @pytest.fixture(scope="session")
