@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
 import urllib.request

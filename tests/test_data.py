@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
-import os
 import shutil
 import threading
 from pathlib import Path
