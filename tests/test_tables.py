@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from steer_lib import ablation_plots, tables
+from steer_lib.decoding import METHODS
+from steer_lib.experiment import ExperimentConfig
 from steer_lib.results import label
 
 matplotlib.use("Agg")
@@ -80,6 +82,12 @@ def test_paragraph_states_front_and_rank_including_when_not():
     assert "front of 3-grams vs MAUVE is undefined" in text and "2nd of 3 on normalised 3-grams" in text
 
 
+# Files are named for the smoke profile's sample size and token cap (e.g. "top_k_n8_t64_s0"); read them from the
+# config so that resizing the smoke profile does not silently empty the tables under test.
+SMOKE = ExperimentConfig.for_profile("smoke")
+SIZE = f"n{SMOKE.n_samples}_t{SMOKE.max_new_tokens}"
+
+
 def write_metric(runs, task, stem, **fields):
     f = runs / "smoke" / "metrics" / task / f"{stem}.json"
     f.parent.mkdir(parents=True, exist_ok=True)
@@ -88,15 +96,17 @@ def write_metric(runs, task, stem, **fields):
 
 @pytest.fixture
 def recorded(tmp_path, monkeypatch):
-    """Fake recorded results for hypotheses at smoke (n=8, t=24): baselines over two seeds, a 2×2 sweep."""
+    """Fake recorded results for hypotheses at the smoke size: baselines over two seeds, a 2×2 sweep."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("STEER_RUNS", str(runs))
     monkeypatch.setattr("steer_lib.paths.results_dir", lambda profile: tmp_path / "results" / profile)
+    # The tables follow the profile's method list; these tests exercise all eight methods.
+    monkeypatch.setitem(ExperimentConfig.PROFILES, "smoke", {**ExperimentConfig.PROFILES["smoke"], "methods": METHODS})
     for seed in (0, 1):
         for i, m in enumerate(["low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding"]):
-            write_metric(runs, "hypotheses", f"{m}_n8_t24_s{seed}", method=m, seed=seed, ngram3=0.1 * i + 0.01 * seed,
+            write_metric(runs, "hypotheses", f"{m}_{SIZE}_s{seed}", method=m, seed=seed, ngram3=0.1 * i + 0.01 * seed,
                          mauve=0.9 - 0.1 * i, adv_auroc=0.6 + 0.05 * i, validity=1.0, cosine=0.3)
-        write_metric(runs, "hypotheses", f"negative_only_e0.3_k10_n8_t24_s{seed}", method="negative_only", eta=0.3,
+        write_metric(runs, "hypotheses", f"negative_only_e0.3_k10_{SIZE}_s{seed}", method="negative_only", eta=0.3,
                      seed=seed, ngram3=0.4, mauve=0.5, adv_auroc=0.8)
     write_metric(runs, "hypotheses", "top_k_n100_t0_s0", method="top_k", seed=0, ngram3=1.0, mauve=1.0)  # quick-sized: ignored
     points = runs / "smoke" / "sweeps" / "hypotheses" / "points"
@@ -105,7 +115,7 @@ def recorded(tmp_path, monkeypatch):
         for e in (0.0, 0.3, 0.6):
             m = {"method": "steer", "gamma": g, "eta": e, "seed": 0, "ngram3": 0.5 + e / 2, "mauve": 0.8 - g / 4,
                  "adv_auroc": 0.7 + g / 10, "mauve_sd": 0.02, "adv_auroc_sd": 0.03}
-            write_metric(runs, "hypotheses", f"steer_g{g:g}_e{e:g}_k10_n8_t24_s0", **m)
+            write_metric(runs, "hypotheses", f"steer_g{g:g}_e{e:g}_k10_{SIZE}_s0", **m)
             (points / f"g{g}_e{e}.json").write_text(json.dumps({
                 "task": "hypotheses", "gamma": g, "eta": e, "seed": 0, "n_samples": 8, "status": "ran",
                 "seconds": {"notebook": 1, "validation": 1}, "metrics": m, "val": {"mauve": 0.9 - g - e / 10}}))
