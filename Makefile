@@ -6,7 +6,7 @@ VENV       ?= .venv
 PYTHON     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PROFILE    ?= quick
-JOBS       ?= 1
+JOBS       ?= 2
 STAMP      := $(VENV)/.steer-installed
 
 # Offline by default: the embedded models come from PyPI packages, not the hub.

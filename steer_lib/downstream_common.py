@@ -31,8 +31,8 @@ Embedder = Union[None, str, Callable[[list[str]], np.ndarray], Any]
 
 @dataclass(frozen=True)
 class DownstreamConfig(Config):
-    # Each seed redraws the real subset, the synthetic subset (and, through the pipeline, the
-    # generation itself) and the classifier's initialisation / sampling.
+    # Each seed redraws the real subset, the synthetic subset (and, at paper, the generation itself;
+    # smoke and quick reuse generation seed 0) and the classifier's initialisation / sampling.
     seeds: tuple[int, ...] = (0, 1, 2)
     methods: tuple[str, ...] = ()  # methods to compare; () = the generation stage's own list (ExperimentConfig)
     # --- comments -> toxicity classifier

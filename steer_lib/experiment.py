@@ -49,8 +49,11 @@ class ExperimentConfig(Config):
         "smoke": {"n_samples": 8, "max_new_tokens": 64, "batch_size": 8,
                   "methods": ("top_k", "contrastive_decoding", "negative_only", "steer"),
                   "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20},
-        # A laptop CPU: sized so `make reproduce` fits in about 90 minutes.
-        "quick": {"n_samples": 100},
+        # A 2-core CPU in about 90 minutes (`make reproduce`). What bounds it: STEER prefills each sample's
+        # k=10 negative prompt (~475 tokens for hypotheses, ~850 for comments; ~4 s per sample on one core),
+        # and every η>0 set pays it. 40 samples × 8 methods + a 2×3 grid (η, the costly axis, at three
+        # levels) per task variant fit; γ=0 grid points reuse negative_only's set (the same samples).
+        "quick": {"n_samples": 40, "batch_size": 20, "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3, 0.6)},
         # The paper's sizes, for a GPU.
         "paper": {"n_samples": 1000, "batch_size": 32, "grid_gammas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
                   "grid_etas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "seeds": (0, 1, 2), "mauve_seeds": 5,

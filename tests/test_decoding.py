@@ -85,6 +85,16 @@ def test_pool_negatives_match_naive_per_sample(lora, tokenizer):
     assert out == ref
 
 
+def test_steer_at_gamma_zero_is_negative_only_sample_for_sample(lora, tokenizer):
+    """The sweep reuses negative_only's set for its γ=0 points: the two must be the same samples."""
+    def pool():
+        return NegativePool(NEGS + ["alpha beta", "gamma delta"], k=2, seed=3)
+    kw = dict(eta=0.6, max_new_tokens=STEPS, batch_size=2, seed=7)
+    steer = generate(lora, tokenizer, PROMPTS, gamma=0.0, negatives=pool(), method="steer", **kw)
+    neg_only = generate(lora, tokenizer, PROMPTS, negatives=pool(), method="negative_only", **kw)
+    assert steer == neg_only and len(set(steer)) > 1
+
+
 def test_gamma_eta_zero_argmax_equals_greedy_generate(lora, tokenizer):
     out = generate(lora, tokenizer, PROMPTS, gamma=0.0, eta=0.0, top_k=1, max_new_tokens=STEPS)
     for p, text in zip(PROMPTS, out):

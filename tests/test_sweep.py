@@ -62,10 +62,12 @@ def test_yaml_errors_name_the_problem(tmp_path, text, message):
 def test_shipped_configs_match_the_profiles():
     from steer_lib import paths
 
-    grids = {"smoke": (2, 1), "quick": (3, 1), "paper": (6, 3)}
-    for profile, (side, seeds) in grids.items():
+    from steer_lib.experiment import ExperimentConfig
+
+    for profile in ("smoke", "quick", "paper"):
         cfg = sweep.load_config(paths.root() / "configs" / f"sweep_{profile}.yaml").resolved()
-        assert cfg.profile == profile and len(cfg.gammas) == len(cfg.etas) == side and len(cfg.seeds) == seeds
+        exp = ExperimentConfig.for_profile(profile)
+        assert cfg.profile == profile and (cfg.gammas, cfg.etas, cfg.seeds) == (exp.grid_gammas, exp.grid_etas, exp.seeds)
         assert len(cfg.tasks) == 4
 
 
@@ -90,6 +92,22 @@ def test_point_with_existing_metrics_is_recorded_without_running(runs, fake_note
     rec = sweep.run_point("hypotheses", 0.3, 0.3, 0, profile="smoke", n=2)
     assert rec["status"] == "reused" and len(fake_notebook) == 1
     assert sweep.run_point("hypotheses", 0.3, 0.3, 0, profile="smoke", n=2)["status"] == "cached"
+
+
+def test_gamma_zero_point_reuses_the_negative_only_set(runs, fake_notebook):
+    from steer_lib.experiment import generation_path
+
+    gen = generation_path("hypotheses", "negative_only", profile="smoke", eta=0.3, n_samples=2)
+    metrics = sweep._metrics_path(gen)
+    for f, text in ((gen, '{"text": "a?"}\n{"text": "b?"}\n'),
+                    (metrics, json.dumps({"method": "negative_only", "eta": 0.3, "ngram3": 0.7}))):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    rec = sweep.run_point("hypotheses", 0.0, 0.3, 0, profile="smoke", n=2)
+    assert rec["status"] == "reused" and not fake_notebook and rec["metrics"]["method"] == "negative_only"
+    assert (rec["gamma"], rec["eta"], rec["n_samples"]) == (0.0, 0.3, 2)
+    sweep.run_point("hypotheses", 0.0, 0.6, 0, profile="smoke", n=2)  # no negative_only set at η=0.6: runs
+    assert [(c["GAMMA"], c["ETA"]) for c in fake_notebook] == [(0.0, 0.6)]
 
 
 def test_failed_point_is_reported_and_others_kept(runs, fake_notebook):
