@@ -17,7 +17,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "evaluate-reference": ("steer_lib.evaluate_cli", "cli_reference", "score the authors' released outputs"),
     "downstream": ("steer_lib.downstream", "cli", "train downstream models on real vs synthetic data"),
     "reproduce": ("steer_lib.pipeline", "cli", "run the notebooks with papermill for a profile"),
-    "sweep": ("steer_lib.sweep", "cli", "γ×η grid sweeps"),
+    "sweep": ("steer_lib.sweep_cli", "cli", "γ×η grid sweeps"),
 }
 
 

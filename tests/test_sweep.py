@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from steer_lib import pipeline, sweep
+from steer_lib import pipeline, sweep, sweep_cli
 
 
 @pytest.fixture
@@ -43,10 +43,10 @@ def fake_notebook(monkeypatch):
 def test_yaml_file_parses_and_flags_override(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("profile: smoke\ntask: commonsense\ngammas: [0, 0.6]\netas: [0.3]\nseeds: [0, 1]\nn: 4\n")
-    cfg = sweep.load_config(f, jobs=2, n=None)
+    cfg = sweep_cli.load_config(f, jobs=2, n=None)
     assert (cfg.profile, cfg.tasks, cfg.gammas, cfg.etas, cfg.seeds, cfg.n, cfg.jobs) == \
         ("smoke", ("commonsense",), (0.0, 0.6), (0.3,), (0, 1), 4, 2)
-    assert sweep.load_config(f, gammas="0.2,0.4").gammas == (0.2, 0.4)  # CLI strings are coerced
+    assert sweep_cli.load_config(f, gammas="0.2,0.4").gammas == (0.2, 0.4)  # CLI strings are coerced
 
 
 @pytest.mark.parametrize("text, message", [("gama: [0]\n", "no setting 'gama'"), ("gammas: [-1]\n", "must not be negative"),
@@ -56,7 +56,7 @@ def test_yaml_errors_name_the_problem(tmp_path, text, message):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
     with pytest.raises(ValueError, match=message):
-        sweep.load_config(f)
+        sweep_cli.load_config(f)
 
 
 def test_shipped_configs_match_the_profiles():
@@ -65,7 +65,7 @@ def test_shipped_configs_match_the_profiles():
     from steer_lib.experiment import ExperimentConfig
 
     for profile in ("smoke", "quick", "paper"):
-        cfg = sweep.load_config(paths.root() / "configs" / f"sweep_{profile}.yaml").resolved()
+        cfg = sweep_cli.load_config(paths.root() / "configs" / f"sweep_{profile}.yaml").resolved()
         exp = ExperimentConfig.for_profile(profile)
         assert cfg.profile == profile and (cfg.gammas, cfg.etas, cfg.seeds) == (exp.grid_gammas, exp.grid_etas, exp.seeds)
         assert len(cfg.tasks) == 4
@@ -118,10 +118,10 @@ def test_failed_point_is_reported_and_others_kept(runs, fake_notebook):
 
 
 def test_cli_list_and_bad_flag(runs, fake_notebook, capsys):
-    assert sweep.cli(["--profile", "smoke", "--task", "hypotheses", "--gamma", "0,0.6", "--eta", "0", "--list"]) == 0
+    assert sweep_cli.cli(["--profile", "smoke", "--task", "hypotheses", "--gamma", "0,0.6", "--eta", "0", "--list"]) == 0
     out = capsys.readouterr().out
     assert out.count("to run") == 2 and "γ=0.6" in out
-    assert sweep.cli(["--profile", "smoke", "--task", "hypotheses", "--eta=-0.5", "--list"]) == 2
+    assert sweep_cli.cli(["--profile", "smoke", "--task", "hypotheses", "--eta=-0.5", "--list"]) == 2
     assert "must not be negative" in capsys.readouterr().err
 
 
