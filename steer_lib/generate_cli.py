@@ -25,6 +25,7 @@ from typing import Sequence
 
 from . import __version__, paths
 from .decoding import METHODS, generate, resolve_params
+from .locks import file_lock
 from .negatives import NegativePool
 from .tasks import Task, get_task
 
@@ -104,6 +105,17 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
            "base_model": base_model_id or (_name(base_model) if base_model else None)}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(out):  # a second writer of the same set waits here, then resumes after the first
+        _generate_locked(task, method, n, out, run=run, eff=eff, k=k, grow=grow, max_new=max_new, max_neg=max_neg,
+                         batch_size=batch_size, model=model, tokenizer=tokenizer, base_model=base_model, seed=seed,
+                         negatives_pool_texts=negatives_pool_texts, progress=progress)
+    return out
+
+
+def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, eff: dict, k: int, grow: bool,
+                     max_new: int, max_neg: int, batch_size: int, model, tokenizer, base_model, seed: int,
+                     negatives_pool_texts, progress: bool) -> None:
+    uses_neg = eff["eta"] > 0
     found, done, size = _read_done(out, batch_size, n)
     for r in found[:1]:  # check before touching the file: never cut someone else's records
         diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
@@ -142,7 +154,6 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
             bar.update(size)
     if bar is not None:
         bar.close()
-    return out
 
 
 def _name(model) -> str | None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 from . import paths
 from .config import check_profile
+from .locks import file_lock
 from .tasks import get_task
 
 NOTEBOOK = "03_generate.ipynb"
@@ -98,21 +99,11 @@ def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n
     p = _paths(task, gamma, eta, seed, profile, n)
     if p["record"].is_file():
         return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
-    p["record"].parent.mkdir(parents=True, exist_ok=True)
-    with open(p["record"].with_suffix(".lock"), "w") as lock:
-        # Two sweeps of the same point would append to one JSONL; the second waits here, then reuses the record.
-        _flock(lock)
+    with file_lock(p["record"]):
+        # Two sweeps of the same point: the second waits here, then reuses the record.
         if p["record"].is_file():
             return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
         return _run_point_locked(task, gamma, eta, seed, profile=profile, n=n, threads=threads, p=p)
-
-
-def _flock(fh) -> None:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no cross-process lock; run one sweep per task at a time
-        return
-    fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes or the process dies
 
 
 def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,

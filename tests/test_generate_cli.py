@@ -67,6 +67,26 @@ def test_resume_after_interrupt_and_torn_write(model, tokenizer, tmp_path, monke
     assert out.read_bytes() == full
 
 
+def test_second_writer_waits_for_the_first_and_adds_nothing(model, tokenizer, tmp_path, monkeypatch):
+    """Two processes asking for the same set: the second blocks on the lock, then finds it complete."""
+    full = generate_cli.generate_file("hypotheses", "steer", 4, tmp_path / "full.jsonl", model=model,
+                                      tokenizer=tokenizer, **KW).read_bytes()
+    out = tmp_path / "shared.jsonl"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, time
+        f = open({str(out) + '.lock'!r}, "w"); fcntl.flock(f, fcntl.LOCK_EX)
+        print("locked", flush=True); time.sleep(1.0)
+        open({str(out)!r}, "wb").write({full!r})
+    """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    calls = []
+    monkeypatch.setattr(generate_cli, "generate", lambda *a, **kw: calls.append(1) or [])
+    t = time.perf_counter()
+    generate_cli.generate_file("hypotheses", "steer", 4, out, model=model, tokenizer=tokenizer, **KW)
+    holder.wait()
+    assert time.perf_counter() - t > 0.5 and calls == [] and out.read_bytes() == full
+
+
 def test_other_settings_refuse_to_resume(model, tokenizer, tmp_path):
     out = generate_cli.generate_file("hypotheses", "steer", 2, tmp_path / "x.jsonl", model=model,
                                      tokenizer=tokenizer, **KW)

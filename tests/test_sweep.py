@@ -139,7 +139,7 @@ def test_second_process_waits_for_a_point_in_progress(runs, fake_notebook, tmp_p
     p["record"].parent.mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import fcntl, sys, time
-        f = open({str(p['record'].with_suffix('.lock'))!r}, "w"); fcntl.flock(f, fcntl.LOCK_EX)
+        f = open({str(p['record']) + '.lock'!r}, "w"); fcntl.flock(f, fcntl.LOCK_EX)
         print("locked", flush=True); time.sleep(1.5)
         open({str(p['record'])!r}, "w").write('{{"task": "hypotheses", "status": "ran", "by": "other"}}')
     """)], stdout=subprocess.PIPE, text=True)
