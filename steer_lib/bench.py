@@ -6,7 +6,9 @@ Everything is measured in one run, on one model, so the ratios hold even on a sh
 - ``steer_tok_s`` / ``steer_k2_tok_s``: STEER (γ=η=0.2) with k=10 / k=2 negatives drawn from
   the hypotheses task's real data;
 - ``reference_tok_s``: the seed authors' algorithm (batch 1; P_θ and P_φ recomputed over the
-  whole sequence every step without a cache; the negative branch cached), on a few samples.
+  whole sequence every step without a cache; the negative branch cached), on a few samples;
+- ``steer_prefill_share`` and ``steer_vs_reference_if_decode_were_free``: the share of STEER's
+  time spent prefilling negative prompts, and the ceiling that puts on ``steer_vs_reference``.
 
 Every method generates exactly ``new_tokens`` per sample (EOS ignored) so they do the same
 work. The fine-tuned side is a LoRA with non-zero weights when no adapter is given.
@@ -109,6 +111,11 @@ def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, 
     res["steer_vs_plain"] = res["steer_tok_s"] / res["plain_tok_s"]
     res["steer_k2_vs_plain"] = res["steer_k2_tok_s"] / res["plain_tok_s"]
     res["steer_vs_reference"] = res["steer_tok_s"] / res["reference_tok_s"]
+    # What bounds steer_vs_reference: every sample's negative prompt must be prefilled once, however fast
+    # the decoding. The ratio the engine would reach if its decode steps cost nothing:
+    prefill = sum(v for k, v in phases["steer"].items() if k.startswith("prefill")) / tokens
+    res["steer_prefill_share"] = prefill * res["steer_tok_s"]
+    res["steer_vs_reference_if_decode_were_free"] = (1 / res["reference_tok_s"]) / prefill if prefill else None
     cpu = {k: CPU_SECONDS[k] / (reference_samples * new_tokens if k == "reference" else tokens)
            for k in ("plain", "steer", "steer_k2", "reference")}  # CPU seconds per generated token
     res["cpu_steer_vs_plain"] = cpu["plain"] / cpu["steer"]

@@ -27,6 +27,8 @@ def test_run_bench_structure(model, tokenizer):
     assert res["steer_vs_plain"] == pytest.approx(res["steer_tok_s"] / res["plain_tok_s"], rel=1e-2)
     assert res["steer_k2_vs_plain"] == pytest.approx(res["steer_k2_tok_s"] / res["plain_tok_s"], rel=1e-2)
     assert res["steer_vs_reference"] == pytest.approx(res["steer_tok_s"] / res["reference_tok_s"], rel=1e-2)
+    assert 0 < res["steer_prefill_share"] < 1
+    assert res["steer_vs_reference_if_decode_were_free"] > res["steer_vs_reference"]  # prefill alone bounds it
     assert res["peak_memory_mb"] > 0 and res["device"] == "cpu"
     assert json.loads(json.dumps(res)) == res  # the last line of `bench --json` is exactly this
 
