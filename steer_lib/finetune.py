@@ -265,7 +265,7 @@ def _save_figure(record: dict[str, Any], profile: str, task: str) -> None:
     ax = plot_loss(record)
     ax.figure.tight_layout()
     for ext in ("png", "pdf"):
-        ax.figure.savefig(out / f"finetune_{task}.{ext}", dpi=150)
+        ax.figure.savefig(out / f"01_finetune_loss_{task}.{ext}", dpi=150)  # the name notebook 01 saves under
     plt.close(ax.figure)
 
 

@@ -58,8 +58,8 @@ def test_training_lowers_heldout_loss_and_saves_everything(iso, tiny_base, token
     assert rec["history"][-1]["loss"] < rec["history"][0]["loss"]
     assert rec["target_modules"] == LLAMA_LINEARS
     assert rec["base_model"] == tiny_base and rec["num_processes"] == 1 and rec["n_val"] == TINY["eval_examples"]
-    assert (iso / "figures" / "smoke" / "finetune_hypotheses.png").stat().st_size > 0
-    assert (iso / "figures" / "smoke" / "finetune_hypotheses.pdf").stat().st_size > 0
+    assert (iso / "figures" / "smoke" / "01_finetune_loss_hypotheses.png").stat().st_size > 0
+    assert (iso / "figures" / "smoke" / "01_finetune_loss_hypotheses.pdf").stat().st_size > 0
 
     # The recorded base loss is the base model's own loss (adapter off == untouched weights).
     task = get_task("hypotheses")
