@@ -3,7 +3,7 @@
 - :func:`summarise`: mean ± sd over seeds per (method, setting);
 - :func:`to_markdown`, :func:`plot` (grouped bars with sd error bars);
 - :func:`save_outputs`: ``results/<profile>/downstream_<task>{.csv,.md,_seeds.csv,.json}`` and
-  ``figures/<profile>/06_downstream_<task>.{png,pdf}``, written atomically;
+  ``figures/<profile>/06_downstream_<task>.{png,pdf}`` (the name notebook 06 uses), written atomically;
 - :func:`reference_synthetic`: the authors' released Falcon-7B samples in the shape the
   experiments take -- a sanity check of the set-up, not a result of this kit's generators.
 
@@ -132,7 +132,7 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
 
     from .plots import savefig
 
-    name = f"06_downstream_{task}{'_' + tag if tag else ''}"  # the name notebook 06 saves under
+    name = f"downstream_{task}{'_' + tag if tag else ''}"
     out = paths.results_dir(profile)
     s = summarise(df)
     written = {"csv": out / f"{name}.csv", "md": out / f"{name}.md", "seeds_csv": out / f"{name}_seeds.csv",
@@ -148,7 +148,7 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
     plot(df, ax=ax, chance=chance)
     ax.set_title(f"Downstream {task}{' (' + tag + ')' if tag else ''}: held-out accuracy, mean ± sd over seeds",
                  fontsize=9)
-    written["png"] = savefig(fig, name, profile)
+    written["png"] = savefig(fig, f"06_{name}", profile)  # the name notebook 06 saves its figure under
     written["pdf"] = written["png"].with_suffix(".pdf")
     plt.close(fig)
     return written

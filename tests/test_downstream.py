@@ -159,6 +159,7 @@ def test_save_outputs_writes_tables_and_figure(tmp_path, monkeypatch):
     for key in ("csv", "md", "seeds_csv", "json", "png", "pdf"):
         assert paths[key].exists() and paths[key].stat().st_size > 0, key
     assert paths["csv"] == tmp_path / "results" / "smoke" / "downstream_commonsense.csv"
+    assert paths["png"] == tmp_path / "figures" / "smoke" / "06_downstream_commonsense.png"  # notebook 06's name
     md = paths["md"].read_text()
     assert "| steer | real+synthetic | 0.710 ± 0.014 |" in md
     with pytest.raises(ValueError, match="metric='f1'"):
