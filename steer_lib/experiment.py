@@ -104,6 +104,11 @@ def generation_path(task: str, method: str, *, profile: str, seed: int = 0, gamm
     return paths.runs_dir() / profile / "generations" / t.name / f"{name}.jsonl"
 
 
+def metrics_path(generation: Path) -> Path:
+    """Where the metrics of a sample set live: ``runs/<profile>/metrics/<task>/<tag>.json`` beside its generations."""
+    return generation.parent.parent.parent / "metrics" / generation.parent.name / f"{generation.stem}.json"
+
+
 @lru_cache(maxsize=2)
 def _domain_model(task: str, profile: str):
     """Keep the last loaded P_θ in memory: a notebook asks for several methods in a row."""
@@ -158,7 +163,7 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
 
     cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
     gen = generation_path(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
-    out = gen.parent.parent.parent / "metrics" / gen.parent.name / f"{gen.stem}.json"
+    out = metrics_path(gen)
     if out.exists() and not force:
         return json.loads(out.read_text())
     texts = synthetic_texts(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)

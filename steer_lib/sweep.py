@@ -42,23 +42,19 @@ VAL_KEYS = ("mauve", "mauve_sd", "adv_auroc", "cosine", "ngram3_real", "n")  # k
 
 # ------------------------------------------------------------------ where a point lives
 def _paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int) -> dict[str, Path]:
-    from .experiment import generation_path
+    from .experiment import generation_path, metrics_path
 
     gen = generation_path(task, "steer", profile=profile, seed=seed, gamma=gamma, eta=eta, n_samples=n)
     base = paths.runs_dir() / profile / "sweeps" / gen.parent.name
-    p = {"generation": gen, "metrics": _metrics_path(gen),
+    p = {"generation": gen, "metrics": metrics_path(gen),
          "record": base / "points" / f"{gen.stem}.json", "notebook": base / "executed" / f"{gen.stem}.ipynb"}
     if gamma == 0 and eta > 0:
         # STEER at γ=0 *is* negative_only at the same η (same streams, same sampler, same seed: the
         # same samples, tested), so a point the method comparison already made is read, not redone.
         alt = generation_path(task, "negative_only", profile=profile, seed=seed, eta=eta, n_samples=n)
-        if _metrics_path(alt).is_file() and not p["metrics"].is_file():
-            p.update(generation=alt, metrics=_metrics_path(alt))
+        if metrics_path(alt).is_file() and not p["metrics"].is_file():
+            p.update(generation=alt, metrics=metrics_path(alt))
     return p
-
-
-def _metrics_path(generation: Path) -> Path:
-    return generation.parent.parent.parent / "metrics" / generation.parent.name / f"{generation.stem}.json"
 
 
 def _write_json(path: Path, obj: Any) -> None:

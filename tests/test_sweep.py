@@ -95,10 +95,10 @@ def test_point_with_existing_metrics_is_recorded_without_running(runs, fake_note
 
 
 def test_gamma_zero_point_reuses_the_negative_only_set(runs, fake_notebook):
-    from steer_lib.experiment import generation_path
+    from steer_lib.experiment import generation_path, metrics_path
 
     gen = generation_path("hypotheses", "negative_only", profile="smoke", eta=0.3, n_samples=2)
-    metrics = sweep._metrics_path(gen)
+    metrics = metrics_path(gen)
     for f, text in ((gen, '{"text": "a?"}\n{"text": "b?"}\n'),
                     (metrics, json.dumps({"method": "negative_only", "eta": 0.3, "ngram3": 0.7}))):
         f.parent.mkdir(parents=True, exist_ok=True)
