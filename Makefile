@@ -19,7 +19,7 @@ export PYTHONUNBUFFERED := 1
 help:
 	@echo "make reproduce [PROFILE=quick|smoke|paper]   run every notebook with papermill"
 	@echo "make test                                     pytest + smoke pipeline + nbval"
-	@echo "make bench                                    decoding throughput benchmark"
+	@echo "make bench                                    decoding + metrics benchmarks (ratios, one run each)"
 	@echo "make data                                     fetch and verify the real data"
 
 $(STAMP): pyproject.toml Makefile
@@ -51,6 +51,7 @@ reproduce: data
 
 bench: data
 	$(PYTHON) -m steer_lib bench --json
+	$(PYTHON) -m steer_lib bench-metrics --json
 
 # Student versions (solutions and hidden tests removed) + gradebook, generated from notebooks/ by nbgrader in a
 # temporary course directory: make assignments [ASSIGNMENTS_OUT=DIR]   (default assignments/release)

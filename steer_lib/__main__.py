@@ -13,6 +13,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "finetune": ("steer_lib.finetune", "cli", "fine-tune the domain model P_θ for a task (LoRA), cached"),
     "generate": ("steer_lib.generate_cli", "cli", "generate synthetic samples to JSONL (resumable)"),
     "bench": ("steer_lib.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
+    "bench-metrics": ("steer_lib.bench_metrics", "cli", "metrics benchmark: 1,000 vs 1,000 texts, cold and warm cache"),
     "evaluate": ("steer_lib.evaluate_cli", "cli", "score a synthetic set against a real set"),
     "evaluate-reference": ("steer_lib.evaluate_cli", "cli_reference", "score the authors' released outputs"),
     "downstream": ("steer_lib.downstream", "cli", "train downstream models on real vs synthetic data"),

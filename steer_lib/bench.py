@@ -8,7 +8,10 @@ Everything is measured in one run, on one model, so the ratios hold even on a sh
 - ``reference_tok_s``: the seed authors' algorithm (batch 1; P_θ and P_φ recomputed over the
   whole sequence every step without a cache; the negative branch cached), on a few samples;
 - ``steer_prefill_share`` and ``steer_vs_reference_if_decode_were_free``: the share of STEER's
-  time spent prefilling negative prompts, and the ceiling that puts on ``steer_vs_reference``.
+  time spent prefilling negative prompts, and the ceiling that puts on ``steer_vs_reference``;
+- ``base_load_s`` (command line only): loading the base model and tokenizer, from the cached
+  safetensors copy once the GGUF has been converted (``base_load_converted`` says whether this
+  run converted it); ``base_load_vs_target = 10 / base_load_s`` (≥ 1: under the 10 s target).
 
 Every method generates exactly ``new_tokens`` per sample (EOS ignored) so they do the same
 work. The fine-tuned side is a LoRA with non-zero weights when no adapter is given.
@@ -142,12 +145,15 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-samples", type=int, default=2)
     ap.add_argument("--layout", default="split", choices=["split", "merged"])
     args = ap.parse_args(argv)
-    from .models import load_base
+    from .models import default_model_cached, load_base
     from .runtime import configure_threads
     from .tasks import get_task
 
     configure_threads()
+    converted = args.base is None and not default_model_cached()
+    t0 = time.perf_counter()
     base, tok = load_base(args.base, device=args.device)
+    load_s = time.perf_counter() - t0
     if args.model:
         from peft import PeftModel
         model = PeftModel.from_pretrained(base, args.model).eval()
@@ -155,6 +161,7 @@ def cli(argv: list[str] | None = None) -> int:
         model = nonzero_lora(base)
     res = run_bench(model, tok, get_task("hypotheses").real_texts("train"), batch_size=args.batch_size,
                     new_tokens=args.new_tokens, reference_samples=args.reference_samples, layout=args.layout)
+    res.update(base_load_s=round(load_s, 3), base_load_converted=converted, base_load_vs_target=round(10 / load_s, 3))
     if not args.json:
         for k, v in res.items():
             print(f"{k:>20}: {v}")

@@ -47,6 +47,11 @@ def _converted_dir(gguf: Path) -> Path:
     return paths.cache_dir() / "models" / f"{gguf.stem}-{gguf.stat().st_size}"
 
 
+def default_model_cached() -> bool:
+    """Whether the default GGUF has already been converted (so loading it reads the safetensors copy)."""
+    return (_converted_dir(default_gguf()) / "config.json").exists()
+
+
 def convert_gguf(gguf: Path, out: Path | None = None) -> Path:
     """Convert a GGUF checkpoint to a safetensors folder (once; atomic; returns the folder)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

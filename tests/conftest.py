@@ -6,11 +6,13 @@ weights are non-zero (a fresh LoRA is a no-op, which would hide bugs).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -69,3 +71,13 @@ def shared_data():
     if not os.path.isdir(SHARED_DATA):
         pytest.skip(f"no local mirror at {SHARED_DATA}")  # only on machines without ../shared; CI has it
     return SHARED_DATA
+
+
+def bag_of_words(texts):
+    """A tiny deterministic embedder: hashed word counts in 64 dims (texts sharing no word are orthogonal-ish)."""
+    out = np.zeros((len(texts), 64), dtype=np.float32)
+    for i, t in enumerate(texts):
+        for w in t.lower().split():
+            out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1.0
+        out[i, 63] += 0.01  # never the zero vector
+    return out

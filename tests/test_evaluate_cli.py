@@ -2,26 +2,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 
-import numpy as np
 import pytest
 
+from conftest import bag_of_words
 from steer_lib import embeddings, evaluate_cli, metrics, reference
 from steer_lib.embeddings import Embedder
 from steer_lib.evaluate_cli import InputError, read_texts
-
-
-
-def bag_of_words(texts):
-    """Hashed word counts in 64 dims: a deterministic stand-in for the sentence embedder."""
-    out = np.zeros((len(texts), 64), dtype=np.float32)
-    for i, t in enumerate(texts):
-        for w in t.lower().split():
-            out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1.0
-        out[i, 63] += 0.01
-    return out
 
 
 @pytest.fixture()

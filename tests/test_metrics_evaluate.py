@@ -1,13 +1,13 @@
 """evaluate(): keys, determinism, size handling, NaN + warnings; the embedding cache; real-embedder sanity."""
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 
 import numpy as np
 import pytest
 
+from conftest import bag_of_words
 from steer_lib import reference
 from steer_lib.embeddings import Embedder, as_embedder, model_slug
 from steer_lib.metrics import MetricWarning, evaluate
@@ -15,15 +15,6 @@ from steer_lib.metrics import MetricWarning, evaluate
 KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
         "mauve_sd", "adv_auroc", "alpha_precision", "beta_recall", "validity")
 
-
-def bag_of_words(texts):
-    """A tiny deterministic embedder: hashed word counts in 64 dims (texts sharing no word are orthogonal-ish)."""
-    out = np.zeros((len(texts), 64), dtype=np.float32)
-    for i, t in enumerate(texts):
-        for w in t.lower().split():
-            out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1.0
-        out[i, 63] += 0.01  # never the zero vector
-    return out
 
 
 class Counting:

@@ -22,6 +22,7 @@ def test_default_base_loads_offline_with_batching_tokenizer():
     with torch.no_grad():
         logits = model(**batch).logits
     assert logits.shape[-1] >= len(tok) and torch.isfinite(logits).all()
+    assert models.default_model_cached()
     converted = models.resolve_base(None)
     stamp = os.path.getmtime(os.path.join(converted, "config.json"))
     models.load_base(device="cpu")

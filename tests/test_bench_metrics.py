@@ -1,0 +1,28 @@
+"""``bench-metrics``: the cold run embeds every distinct text, the warm run reads them all from disk."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import bag_of_words
+from steer_lib import bench_metrics
+
+SYN = [f"Does galaxy {i} host a bar that drives gas inward?" for i in range(40)]
+REAL = [f"Is quasar {i} brighter in the infrared than its host?" for i in range(40)]
+
+
+def test_cold_then_warm_cache(tmp_path):
+    res = bench_metrics.run_bench_metrics(SYN, REAL, n=30, embedder_model=bag_of_words, model_id="bow",
+                                          mauve_seeds=1, target_s=60.0)
+    assert res["n"] == 30
+    assert res["cold_embedded"] == 60 and res["cold_from_disk"] == 0  # 30 + 30 distinct texts, empty cache
+    assert res["warm_embedded"] == 0 and res["warm_from_disk"] == 60  # a new Embedder: all from disk
+    assert res["warm_vs_target"] == pytest.approx(60.0 / res["warm_s"], rel=1e-2)
+    assert 0 <= res["embed_share_cold"] <= 1
+    assert json.loads(json.dumps(res)) == res
+
+
+def test_bad_n_is_named():
+    with pytest.raises(ValueError, match="n=0"):
+        bench_metrics.run_bench_metrics(SYN, REAL, n=0)
