@@ -214,10 +214,13 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
     if selected:
         steer_label = label("steer", selected["gamma"], selected["eta"])
         wanted.append(steer_label) if steer_label not in wanted else None
-    if selected and selected["gamma"] == 0 and not metrics.empty and steer_label not in set(metrics["label"]):
-        # The sweep read a γ=0 point from negative_only's set (the same samples): show it under its STEER name.
-        alias = metrics[metrics["label"] == label("negative_only", None, selected["eta"])]
-        metrics = pd.concat([metrics, alias.assign(label=steer_label)], ignore_index=True)
+    if selected:
+        # The pick's numbers come from the sweep's own records, filed under the STEER name and every seed the
+        # sweep ran (however the sweep obtained the samples), not from whichever metrics files happen to exist.
+        at = (sweep["gamma"] == selected["gamma"]) & (sweep["eta"] == selected["eta"])
+        picked = sweep[at].assign(method="steer", label=steer_label)
+        kept = metrics[metrics["label"] != steer_label] if not metrics.empty else metrics
+        metrics = pd.concat([df for df in (kept, picked) if not df.empty], ignore_index=True)
     rows = metrics[metrics["label"].isin(wanted)] if not metrics.empty else metrics
     summary = summarise(rows) if not rows.empty else pd.DataFrame(columns=[c for c, _ in COLUMNS])
     summary = summary.reindex([w for w in wanted if w in summary.index])

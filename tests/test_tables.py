@@ -139,14 +139,20 @@ def test_task_table_from_recorded_results(recorded):
     assert "Pareto front of 3-grams vs MAUVE" in text
 
 
-def test_picked_gamma_zero_point_read_from_the_negative_only_set(recorded):
-    """The sweep reuses negative_only's set for γ=0 points; the table must still show the pick as a STEER row."""
+def test_picked_point_comes_from_its_sweep_record(recorded):
+    """The pick's row is the sweep's record of that point, under its STEER name: here a γ=0 point the sweep read from
+    negative_only's set, so no STEER-named metrics file exists for it."""
     (recorded / "smoke" / "metrics" / "hypotheses" / f"steer_g0_e0.6_k10_{SIZE}_s0.json").unlink()
     write_metric(recorded, "hypotheses", f"negative_only_e0.6_k10_{SIZE}_s0", method="negative_only", eta=0.6, seed=0,
                  ngram3=0.77, mauve=0.66, adv_auroc=0.7)
+    point = recorded / "smoke" / "sweeps" / "hypotheses" / "points" / "g0.0_e0.6.json"
+    rec = json.loads(point.read_text())
+    point.write_text(json.dumps({**rec, "status": "reused", "metrics": {**rec["metrics"], "ngram3": 0.77,
+                                                                         "mauve": 0.66, "adv_auroc": 0.7}}))
     s, info = tables.task_table("hypotheses", "smoke")
     assert info["steer_label"] == "steer γ=0 η=0.6" and info["missing"] == []
     assert s.loc["steer γ=0 η=0.6", "ngram3"] == pytest.approx(0.77) and "negative_only η=0.6" not in s.index
+    assert s.loc["steer γ=0 η=0.6", "mauve"] == pytest.approx(0.66)
 
 
 def test_auroc_fallback_and_no_pick_when_validation_scores_are_nan(recorded):
