@@ -27,9 +27,10 @@ HEADERS = {"ngram3": "3-grams (syn)", "ngram3_real": "3-grams (real)", "diversit
 ARROW = {+1: "↑", -1: "↓", 0: ""}
 TEX_ARROW = {+1: r"$\uparrow$", -1: r"$\downarrow$", 0: ""}
 
-SELECTION_RULE = ("The reported STEER point is the grid point (γ, η) with the highest MAUVE × normalised 3-grams, "
-                  "MAUVE measured against the real *validation* split (held out from the training pool the test "
-                  "numbers use), averaged over seeds; ties go to the smaller γ + η. When MAUVE is undefined at "
+SELECTION_RULE = ("The reported STEER point is the grid point (γ, η) with the highest MAUVE × normalised 3-grams × "
+                  "validity, MAUVE measured against the real *validation* split (held out from the training pool "
+                  "the test numbers use), validity the share of samples the task's parser accepts (only those are "
+                  "usable as data), averaged over seeds; ties go to the smaller γ + η. When MAUVE is undefined at "
                   "every point (fewer than 20 samples, as at the smoke size), 1 − validation adversarial AUROC "
                   "takes its place.")
 
@@ -120,12 +121,15 @@ def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits:
 
 
 def select_point(sweep: pd.DataFrame) -> dict:
-    """The STEER grid point to report, by :data:`SELECTION_RULE` (validation MAUVE × 3-grams, mean over seeds).
+    """The STEER grid point to report, by :data:`SELECTION_RULE` (validation MAUVE × 3-grams × validity, mean
+    over seeds). A missing or NaN validity (a task with no parser) counts as 1.
 
     >>> df = pd.DataFrame({"gamma": [0, 0, .3], "eta": [0, .3, 0], "seed": 0,
-    ...                    "val_mauve": [.9, .8, .9], "ngram3": [.5, .7, .5]})
+    ...                    "val_mauve": [.9, .8, .9], "ngram3": [.5, .7, .5], "validity": [1, 1, 1]})
     >>> select_point(df)["gamma"], select_point(df)["eta"]
     (0.0, 0.3)
+    >>> select_point(df.assign(validity=[1, .5, 1]))["eta"]  # 0.8 × 0.7 × 0.5 = 0.28 < 0.45
+    0.0
     """
     need = {"gamma", "eta", "val_mauve", "ngram3"}
     if sweep.empty or not need <= set(sweep.columns):
@@ -133,7 +137,8 @@ def select_point(sweep: pd.DataFrame) -> dict:
     fidelity, used = sweep["val_mauve"].astype(float), "validation MAUVE"
     if fidelity.isna().all() and "val_adv_auroc" in sweep:  # the rule's stated fallback
         fidelity, used = 1 - sweep["val_adv_auroc"].astype(float), "(1 − validation AUROC)"
-    g = sweep.assign(score=fidelity * sweep["ngram3"]).groupby(["gamma", "eta"], as_index=False)["score"].mean()
+    validity = sweep["validity"].astype(float).fillna(1.0) if "validity" in sweep else 1.0
+    g = sweep.assign(score=fidelity * sweep["ngram3"] * validity).groupby(["gamma", "eta"], as_index=False)["score"].mean()
     g = g.dropna(subset=["score"])
     if g.empty:
         raise ValueError("select_point: every grid point's validation score (MAUVE and AUROC) is NaN")
