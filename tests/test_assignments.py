@@ -236,3 +236,28 @@ def test_solutions_pass_and_student_versions_fail(name, release):
                   c.cell_type == "code")
     assert set(result) == {"failed"} and len(result["failed"]) == n_tests, result.keys()
     assert all("NotImplementedError" in f["raw_error"] for f in result["failed"])
+
+
+# ---------------------------------------------------------------- the teaching guide
+def test_teaching_guide_matches_the_notebooks():
+    """docs/teaching.md has a row per notebook and names every graded exercise with its points (read from the
+    sources, so adding, renaming or re-weighting an exercise without updating the guide fails here)."""
+    guide = (NB_DIR.parent / "docs" / "teaching.md").read_text(encoding="utf-8")
+    rows: dict[str, str] = {}
+    for line in guide.splitlines():  # the first table with a row per notebook is the learning-goals one
+        if re.match(r"\| \d\d \| ", line):
+            rows.setdefault(line.split("|")[1].strip(), line)
+    notebooks = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(rows) == [p.name[:2] for p in notebooks], "one learning-goals row per notebook, no more"
+    for path in notebooks:
+        row = rows[path.name[:2]]
+        graded = {}
+        for c in nbformat.read(path, as_version=4).cells:
+            m = _meta(c)
+            if m.get("grade"):  # a test cell `test_<id>` scores exercise <id>; a graded answer cell scores itself
+                graded[m["grade_id"].removeprefix("test_")] = m["points"]
+        for exercise, points in graded.items():
+            assert re.search(rf"`{exercise}`[^|]*?\b{points:g} pts", row), \
+                f"docs/teaching.md, row {path.name[:2]}: exercise `{exercise}` ({points:g} pts) is missing or mis-scored"
+        if not graded:
+            assert row.rstrip().endswith("| — |"), f"docs/teaching.md row {path.name[:2]} lists exercises it does not have"
