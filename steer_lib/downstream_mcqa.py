@@ -18,7 +18,6 @@ which no generator saw: they were fine-tuned on CSQA train.
 from __future__ import annotations
 
 import warnings
-
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Mapping
