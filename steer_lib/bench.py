@@ -162,9 +162,15 @@ def cli(argv: list[str] | None = None) -> int:
     res = run_bench(model, tok, get_task("hypotheses").real_texts("train"), batch_size=args.batch_size,
                     new_tokens=args.new_tokens, reference_samples=args.reference_samples, layout=args.layout)
     res.update(base_load_s=round(load_s, 3), base_load_converted=converted, base_load_vs_target=round(10 / load_s, 3))
-    if not args.json:
+    return report(res, args.json)
+
+
+def report(res: dict, json_only: bool) -> int:
+    """Print a benchmark's result: one ``key: value`` line each (unless ``json_only``), then one JSON line."""
+    if not json_only:
+        width = max(map(len, res))
         for k, v in res.items():
-            print(f"{k:>20}: {v}")
+            print(f"{k:>{width}}: {v}")
     print(json.dumps(res))
     sys.stdout.flush()
     return 0

@@ -17,8 +17,6 @@ so the numbers are for real text lengths. ``--n`` scores fewer (the tests use a 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 import time
 
@@ -64,15 +62,11 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--mauve-seeds", type=int, default=3)
     ap.add_argument("--json", action="store_true", help="end with one JSON line only (for scripts)")
     args = ap.parse_args(argv)
+    from .bench import report
     from .reference import load_reference, real_set
     from .runtime import configure_threads
 
     configure_threads()
     res = run_bench_metrics(load_reference("hypotheses", "steer"), real_set("hypotheses"), n=args.n,
                             embedder_model=args.embedder, mauve_seeds=args.mauve_seeds)
-    if not args.json:
-        for k, v in res.items():
-            print(f"{k:>18}: {v}")
-    print(json.dumps(res))
-    sys.stdout.flush()
-    return 0
+    return report(res, args.json)

@@ -26,3 +26,11 @@ def test_cold_then_warm_cache(tmp_path):
 def test_bad_n_is_named():
     with pytest.raises(ValueError, match="n=0"):
         bench_metrics.run_bench_metrics(SYN, REAL, n=0)
+
+
+@pytest.mark.slow
+def test_cli_on_the_authors_hypotheses_with_the_real_embedder(capsys):
+    assert bench_metrics.cli(["--n", "25", "--mauve-seeds", "1", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["n"] == 25 and res["warm_embedded"] == 0 and res["cold_embedded"] == res["warm_from_disk"] > 0
+    assert res["warm_s"] < res["cold_s"]  # reading 50 vectors from disk beats loading a model and embedding them
