@@ -208,9 +208,30 @@ def rows_to_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def cli_reference(argv: list[str]) -> int:
+def run_reference(n: int | None = None, *, seed: int = 0, out: str | Path | None = None, tasks=None, methods=None,
+                  embedder=None, classifier: str = "logreg", mauve_seeds: int = 3, force: bool = False,
+                  log=print) -> tuple[Path, list[dict]]:
+    """:func:`score_reference`, written to ``PREFIX.csv`` / ``.json`` (default ``runs/reference/falcon-7b``,
+    ``falcon-7b-n<N>`` with ``n``); returns the prefix and the rows. Finished rows are cached beside it."""
     from . import paths
 
+    if n is not None and n < 1:
+        raise ValueError(f"n={n!r}: must be >= 1")
+    stem = "falcon-7b" + (f"-n{n}" if n else "") + (f"-seed{seed}" if seed else "")
+    prefix = Path(out) if out else paths.runs_dir() / "reference" / stem
+    rows = score_reference(tasks, methods, n=n, seed=seed, embedder=embedder, classifier=classifier,
+                           mauve_seeds=mauve_seeds, rows_dir=prefix.parent / f"{prefix.name}.rows", force=force,
+                           log=log)
+    if not rows:
+        raise ValueError("no (task, method) matched --tasks/--methods")
+    meta = {"model": "falcon-7b", "n": n, "seed": seed, "embedder": rows[0]["embedder"],
+            "classifier": classifier, "mauve_seeds": mauve_seeds, "metrics_version": METRICS_VERSION}
+    write_atomic(prefix.with_suffix(".csv"), rows_to_csv(rows))
+    write_atomic(prefix.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=1, allow_nan=False))
+    return prefix, rows
+
+
+def cli_reference(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m steer_lib evaluate-reference",
                                 description="Score the STEER authors' released Falcon-7B outputs "
                                             "against each task's real set.")
@@ -228,25 +249,15 @@ def cli_reference(argv: list[str]) -> int:
     if a.n is not None and a.n < 1:
         print(f"error: --n {a.n}: must be >= 1", file=sys.stderr)
         return 2
-    stem = "falcon-7b" + (f"-n{a.n}" if a.n else "") + (f"-seed{a.seed}" if a.seed else "")
-    prefix = Path(a.out) if a.out else paths.runs_dir() / "reference" / stem
     configure_threads()
     _quiet()
     try:
-        rows = score_reference(a.tasks, a.methods, n=a.n, seed=a.seed, embedder=a.embedder,
-                               classifier=a.classifier, mauve_seeds=a.mauve_seeds,
-                               rows_dir=prefix.parent / f"{prefix.name}.rows", force=a.force,
-                               log=lambda s: print(s, file=sys.stderr))
+        prefix, rows = run_reference(a.n, seed=a.seed, out=a.out, tasks=a.tasks, methods=a.methods,
+                                     embedder=a.embedder, classifier=a.classifier, mauve_seeds=a.mauve_seeds,
+                                     force=a.force, log=lambda s: print(s, file=sys.stderr))
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not rows:
-        print("error: no (task, method) matched --tasks/--methods", file=sys.stderr)
-        return 2
-    meta = {"model": "falcon-7b", "n": a.n, "seed": a.seed, "embedder": rows[0]["embedder"],
-            "classifier": a.classifier, "mauve_seeds": a.mauve_seeds, "metrics_version": METRICS_VERSION}
-    write_atomic(prefix.with_suffix(".csv"), rows_to_csv(rows))
-    write_atomic(prefix.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=1, allow_nan=False))
     print(rows_to_csv(rows), end="")
     print(f"wrote {prefix.with_suffix('.csv')} and {prefix.with_suffix('.json')}", file=sys.stderr)
     return 0

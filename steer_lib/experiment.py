@@ -40,6 +40,7 @@ class ExperimentConfig(Config):
     seeds: tuple[int, ...] = (0,)  # seeds of the sweep and the method comparison
     mauve_seeds: int = 3  # k-means seeds MAUVE is averaged over
     bootstrap: int = 200  # bootstrap resamples for confidence intervals (0 = off)
+    reference_n: int = 0  # texts per side when notebook 07 scores the authors' released outputs (0 = all of them)
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         # CI: a handful of samples, just enough to run every stage end to end (64 new tokens: a
@@ -48,12 +49,15 @@ class ExperimentConfig(Config):
         # also exercised by the unit tests. The grid shares its (0.3, 0.3) point with the steer run.
         "smoke": {"n_samples": 8, "max_new_tokens": 64, "batch_size": 8,
                   "methods": ("top_k", "contrastive_decoding", "negative_only", "steer"),
-                  "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20},
+                  "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20,
+                  "reference_n": 40},
         # A 2-core CPU in about 90 minutes (`make reproduce`). What bounds it: STEER prefills each sample's
         # k=10 negative prompt (~475 tokens for hypotheses, ~850 for comments; ~4 s per sample on one core),
         # and every η>0 set pays it. 40 samples × 8 methods + a 2×3 grid (η, the costly axis, at three
         # levels) per task variant fit; γ=0 grid points reuse negative_only's set (the same samples).
-        "quick": {"n_samples": 40, "batch_size": 20, "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3, 0.6)},
+        # The authors' outputs are scored at 300 per side (≈ 2–3 min cold; all of them take 8 min at one thread).
+        "quick": {"n_samples": 40, "batch_size": 20, "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3, 0.6),
+                  "reference_n": 300},
         # The paper's sizes, for a GPU.
         "paper": {"n_samples": 1000, "batch_size": 32, "grid_gammas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
                   "grid_etas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "seeds": (0, 1, 2), "mauve_seeds": 5,
@@ -64,7 +68,7 @@ class ExperimentConfig(Config):
         for name in ("n_samples", "batch_size", "k_neg"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
-        for name in ("gamma", "eta", "max_new_tokens", "bootstrap"):
+        for name in ("gamma", "eta", "max_new_tokens", "bootstrap", "reference_n"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must not be negative")
         unknown = [m for m in self.methods if m not in METHODS]

@@ -58,22 +58,46 @@ def load_metrics(task: str, profile: str, *, n: int | None = None, max_new_token
     return df.astype({k: float for k in METRIC_KEYS}) if rows else df
 
 
-def reference_csv() -> Path | None:
-    """The ``evaluate-reference`` CSV to show: the full run (``falcon-7b.csv``) if there is one, else the largest ``--n``."""
+def reference_csv(min_n: int = 1) -> Path | None:
+    """The ``evaluate-reference`` CSV to show: the full run (``falcon-7b.csv``) if there is one, else the largest
+    ``--n`` run, if it has at least ``min_n`` texts per side (``min_n=0``: only the full run will do)."""
     folder = paths.runs_dir() / "reference"
     full = folder / "falcon-7b.csv"
     if full.is_file():
         return full
-    sized = sorted(folder.glob("falcon-7b-n*.csv"), key=lambda p: int(re.search(r"-n(\d+)", p.name)[1]))
-    return sized[-1] if sized else None
+    sized = {int(m[1]): p for p in folder.glob("falcon-7b-n*.csv") if (m := re.fullmatch(r"falcon-7b-n(\d+)", p.stem))}
+    best = max(sized, default=None)
+    return sized[best] if best is not None and min_n and best >= min_n else None
 
 
-def load_reference(task: str) -> pd.DataFrame:
-    """The authors' outputs for ``task`` scored by the kit (one row per method, kit method names as ``label``);
-    empty when ``evaluate-reference`` has not been run or released nothing for the task."""
+def ensure_reference(n: int = 0, log=print) -> Path:
+    """The authors' outputs scored by the kit at ``n`` texts per side (0 = all), computing what is missing.
+
+    A larger or full run already on disk is used as it is; otherwise ``evaluate-reference`` runs here (its finished
+    rows are cached, so an interrupted run resumes). Notebook 07 calls this: a missing input is computed, not asked for.
+    """
+    if n < 0:
+        raise ValueError(f"n={n!r} must be >= 0 (0 = every text)")
+    src = reference_csv(min_n=n)
+    if src is None:
+        import warnings
+
+        from .evaluate_cli import run_reference
+        from .metrics import MetricWarning
+
+        with warnings.catch_warnings():  # each row keeps its own warnings (the CSV's last column)
+            warnings.simplefilter("ignore", MetricWarning)
+            prefix, _ = run_reference(n or None, log=log)
+        src = prefix.with_suffix(".csv")
+    return src
+
+
+def load_reference(task: str, src: Path | None = None) -> pd.DataFrame:
+    """The authors' outputs for ``task`` scored by the kit (one row per method, kit method names as ``label``),
+    from ``src`` (default :func:`reference_csv`); empty when there is none or they released nothing for the task."""
     from .reference import ref_task
 
-    src = reference_csv()
+    src = src or reference_csv()
     try:
         t = ref_task(task)
     except ValueError:

@@ -112,3 +112,25 @@ def test_evaluate_reference_real_embedder(tmp_path, monkeypatch, capsys):
     assert row["embedder"] == "all-MiniLM-L6-v2" and row["n"] == 8
     assert 0.0 < row["cosine"] < 1.0 and 0.0 <= row["adv_auroc"] <= 1.0 and row["validity"] == 1.0
     assert len(list((tmp_path / "emb").rglob("*.npy"))) == 16
+
+
+def test_ensure_reference_computes_once_and_prefers_a_larger_run(tmp_path, monkeypatch, fake_embedder):
+    """Notebook 07's path: a missing authors' table is scored at the profile's n; any run at least that large is
+    used as it is; a full run beats every sized one; the kit never picks a smaller run than asked for."""
+    from steer_lib import results
+
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    folder = tmp_path / "runs" / "reference"
+    assert results.reference_csv(min_n=20) is None
+    logged: list[str] = []
+    src = results.ensure_reference(20, log=logged.append)
+    assert src == folder / "falcon-7b-n20.csv" and len(logged) == 17  # every released (task, method) scored
+    assert results.ensure_reference(20, log=logged.append) == src and len(logged) == 17  # second call: nothing run
+    assert results.ensure_reference(10, log=logged.append) == src  # a larger run serves a smaller ask
+    assert results.reference_csv(min_n=21) is None and results.reference_csv(min_n=0) is None  # 0 = full only
+    assert set(results.load_reference("hypotheses", src)["label"]) >= {"steer", "top_k", "nucleus"}
+    (folder / "falcon-7b-n20-seed1.csv").write_text(src.read_text())  # another seed's run is not a size
+    (folder / "falcon-7b.csv").write_text(src.read_text())
+    assert results.reference_csv(min_n=0) == folder / "falcon-7b.csv" == results.ensure_reference(500)
+    with pytest.raises(ValueError, match="n=-1"):
+        results.ensure_reference(-1)
