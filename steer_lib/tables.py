@@ -219,7 +219,6 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
     if selected:
         steer_label = label("steer", selected["gamma"], selected["eta"])
         wanted.append(steer_label) if steer_label not in wanted else None
-    if selected:
         # The pick's numbers come from the sweep's own records, filed under the STEER name and every seed the
         # sweep ran (however the sweep obtained the samples), not from whichever metrics files happen to exist.
         at = (sweep["gamma"] == selected["gamma"]) & (sweep["eta"] == selected["eta"])
