@@ -4,8 +4,8 @@ The target (metrics issue): every metric of :func:`steer_lib.metrics.evaluate` o
 1,000 real texts in ≤ 60 s on a laptop CPU once the embedding cache is warm. Both runs happen in one
 process on the same inputs, so the ratio holds on a shared machine:
 
-- ``cold_s``: an empty embedding cache (a fresh temporary folder) -- embeds all 2,000 texts,
-  including loading the embedder;
+- ``cold_s``: an empty embedding cache (a fresh temporary folder) -- embeds every distinct text of the
+  2,000 (``cold_embedded``; 1,883 for the default inputs), including loading the embedder;
 - ``warm_s``: the same call again through a *new* :class:`~steer_lib.embeddings.Embedder` on that
   folder, so every embedding comes from disk, not from the first run's memory;
 - ``warm_vs_target = target_s / warm_s`` (≥ 1 meets the target) and ``embed_share_cold``, the share
