@@ -56,14 +56,14 @@ bench: data
 # Student versions (solutions and hidden tests removed) + gradebook, generated from notebooks/ by nbgrader in a
 # temporary course directory: make assignments [ASSIGNMENTS_OUT=DIR]   (default assignments/release)
 assignments: install
-	$(PYTHON) -m steer_lib.assignments generate --out "$(or $(ASSIGNMENTS_OUT),assignments/release)"
+	$(PYTHON) -m steer_lib assignments generate --out "$(or $(ASSIGNMENTS_OUT),assignments/release)"
 
 # Grade SUBMISSIONS/<student>/[<assignment>/]<notebook>.ipynb; writes grades.csv, grades_cells.csv and the nbgrader
 # course (for manual grading) to GRADES_OUT (default assignments/grades). Submissions run at GRADE_PROFILE
 # (default smoke; "keep" keeps each student's PROFILE).
 autograde: data
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=DIR [GRADES_OUT=DIR] [GRADE_PROFILE=smoke]" >&2; exit 2; }
-	$(PYTHON) -m steer_lib.assignments autograde --submissions "$(SUBMISSIONS)" \
+	$(PYTHON) -m steer_lib assignments autograde --submissions "$(SUBMISSIONS)" \
 		--out "$(or $(GRADES_OUT),assignments/grades)" --profile "$(or $(GRADE_PROFILE),smoke)"
 
 clean-runs:

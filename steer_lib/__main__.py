@@ -1,6 +1,6 @@
 """``python -m steer_lib <command> ...`` -- the kit's command line.
 
-Each command lives in the module that holds its logic; this file only dispatches,
+Each command is a thin module in :mod:`steer_lib.cli`; this file only dispatches,
 importing the module on demand so ``--help`` and ``data fetch`` start fast.
 """
 from __future__ import annotations
@@ -9,16 +9,17 @@ import importlib
 import sys
 
 COMMANDS = {  # command -> (module, function taking argv, one-line help)
-    "data": ("steer_lib.data", "cli", "fetch / verify the real data (checksummed)"),
-    "finetune": ("steer_lib.finetune", "cli", "fine-tune the domain model P_θ for a task (LoRA), cached"),
-    "generate": ("steer_lib.generate_cli", "cli", "generate synthetic samples to JSONL (resumable)"),
-    "bench": ("steer_lib.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
-    "bench-metrics": ("steer_lib.bench_metrics", "cli", "metrics benchmark: 1,000 vs 1,000 texts, cold and warm cache"),
-    "evaluate": ("steer_lib.evaluate_cli", "cli", "score a synthetic set against a real set"),
-    "evaluate-reference": ("steer_lib.evaluate_cli", "cli_reference", "score the authors' released outputs"),
-    "downstream": ("steer_lib.downstream", "cli", "train downstream models on real vs synthetic data"),
-    "reproduce": ("steer_lib.pipeline", "cli", "run the notebooks with papermill for a profile"),
-    "sweep": ("steer_lib.sweep_cli", "cli", "γ×η grid sweeps"),
+    "data": ("steer_lib.cli.data", "cli", "fetch / verify the real data (checksummed)"),
+    "finetune": ("steer_lib.cli.finetune", "cli", "fine-tune the domain model P_θ for a task (LoRA), cached"),
+    "generate": ("steer_lib.cli.generate", "cli", "generate synthetic samples to JSONL (resumable)"),
+    "bench": ("steer_lib.cli.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
+    "bench-metrics": ("steer_lib.cli.bench_metrics", "cli", "metrics benchmark: 1,000 vs 1,000 texts, cold and warm cache"),
+    "evaluate": ("steer_lib.cli.evaluate", "cli", "score a synthetic set against a real set"),
+    "evaluate-reference": ("steer_lib.cli.evaluate", "cli_reference", "score the authors' released outputs"),
+    "downstream": ("steer_lib.cli.downstream", "cli", "train downstream models on real vs synthetic data"),
+    "reproduce": ("steer_lib.cli.reproduce", "cli", "run the notebooks with papermill for a profile"),
+    "sweep": ("steer_lib.cli.sweep", "cli", "γ×η grid sweeps"),
+    "assignments": ("steer_lib.cli.assignments", "cli", "nbgrader: student versions, validation, autograding"),
 }
 
 

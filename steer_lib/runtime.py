@@ -86,3 +86,10 @@ def describe(device: torch.device) -> str:
     if device.type == "mps":
         return "mps (Apple GPU, fp32): 'quick' is realistic; 'paper' will take many hours"
     return f"cpu ({torch.get_num_threads()} threads, fp32): 'smoke' and 'quick' are realistic; 'paper' needs a GPU"
+
+
+def no_log(line: str) -> None:
+    """The default ``log`` callback of long-running library calls: drop the line.
+
+    Library code never prints; the command line and the notebooks pass ``print`` (or their own logger).
+    """

@@ -10,7 +10,8 @@ import pytest
 import torch
 import yaml
 
-from steer_lib import config, runtime
+from steer_lib import config
+from steer_lib import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,63 @@
+"""``python -m steer_lib assignments``: nbgrader student versions, validation and autograding.
+
+    python -m steer_lib assignments generate --out assignments/release
+    python -m steer_lib assignments validate notebooks/02_steer_step_by_step.ipynb
+    python -m steer_lib assignments autograde --submissions DIR --out DIR [--profile smoke]
+
+The work is :mod:`steer_lib.classroom`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import paths
+from ..classroom.assignments import DEFAULT_TIMEOUT, AssignmentError, generate, validate
+
+
+# ---------------------------------------------------------------- CLI
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m steer_lib assignments", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate", help="student versions + gradebook from notebooks/")
+    g.add_argument("--out", type=Path, default=paths.root() / "assignments" / "release")
+    v = sub.add_parser("validate", help="execute a notebook and check its graded cells (exit 1 if any fails)")
+    v.add_argument("notebook", type=Path)
+    v.add_argument("--invert", action="store_true", help="expect every graded cell to fail (a student version)")
+    v.add_argument("--profile", default="smoke", help="PROFILE injected before running (default: smoke)")
+    v.add_argument("--full", action="store_true", help="run the whole notebook, not just up to the last exercise")
+    a = sub.add_parser("autograde", help="grade DIR/<student>/[<assignment>/]<notebook>.ipynb into CSV files")
+    a.add_argument("--submissions", type=Path, required=True)
+    a.add_argument("--out", type=Path, default=paths.root() / "assignments" / "grades")
+    a.add_argument("--profile", default="smoke", help="PROFILE to run submissions at; 'keep' keeps the student's")
+    a.add_argument("--full", action="store_true", help="run whole submissions, not just up to the last exercise")
+    for p in (v, a):
+        p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "generate":
+            for name, path in generate(args.out).items():
+                print(f"{name}: {path}")
+            print(f"gradebook: {args.out / 'gradebook.db'}")
+        elif args.cmd == "validate":
+            result = validate(args.notebook, invert=args.invert, timeout=args.timeout, full=args.full,
+                              PROFILE=args.profile)
+            for kind, items in result.items():
+                for item in items:
+                    print(f"--- {kind}:\n{item['source']}\n{item.get('raw_error', '')}")
+            print("OK" if not result else f"NOT OK: {', '.join(f'{len(v)} {k}' for k, v in result.items())}")
+            return 0 if not result else 1
+        else:
+            args.out.mkdir(parents=True, exist_ok=True)
+            from ..classroom.grading import autograde  # (a separate module: it needs the gradebook API)
+
+            profile = None if args.profile == "keep" else args.profile
+            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout, full=args.full)
+            with open(csv_path) as f:
+                print(f.read(), end="")
+            print(f"wrote {csv_path} and {csv_path.with_name('grades_cells.csv')}")
+    except AssignmentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,53 @@
+"""``python -m steer_lib bench``: STEER's throughput vs plain sampling vs the authors' algorithm.
+
+The measurement is :func:`steer_lib.bench.decoding.run_bench` (its docstring lists every key of the JSON).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from ..bench.decoding import nonzero_lora, run_bench
+
+
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m steer_lib bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="end with one JSON line (for scripts)")
+    ap.add_argument("--model", help="a PEFT adapter folder for the fine-tuned side (default: a random non-zero LoRA)")
+    ap.add_argument("--base", help="base model (default: the kit's default)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch-size", type=int, default=32), ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--reference-samples", type=int, default=2)
+    ap.add_argument("--layout", default="split", choices=["split", "merged"])
+    args = ap.parse_args(argv)
+    from ..data.tasks import get_task
+    from ..models import default_model_cached, load_base
+    from ..runtime import configure_threads
+
+    configure_threads()
+    converted = args.base is None and not default_model_cached()
+    t0 = time.perf_counter()
+    base, tok = load_base(args.base, device=args.device)
+    load_s = time.perf_counter() - t0
+    if args.model:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(base, args.model).eval()
+    else:
+        model = nonzero_lora(base)
+    res = run_bench(model, tok, get_task("hypotheses").real_texts("train"), batch_size=args.batch_size,
+                    new_tokens=args.new_tokens, reference_samples=args.reference_samples, layout=args.layout)
+    res.update(base_load_s=round(load_s, 3), base_load_converted=converted, base_load_vs_target=round(10 / load_s, 3))
+    return report(res, args.json)
+
+
+def report(res: dict, json_only: bool) -> int:
+    """Print a benchmark's result: one ``key: value`` line each (unless ``json_only``), then one JSON line."""
+    if not json_only:
+        width = max(map(len, res))
+        for k, v in res.items():
+            print(f"{k:>{width}}: {v}")
+    print(json.dumps(res))
+    sys.stdout.flush()
+    return 0

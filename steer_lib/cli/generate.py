@@ -1,0 +1,80 @@
+"""``python -m steer_lib generate``: synthetic samples to append-only, resumable JSONL.
+
+    python -m steer_lib generate --task T --method steer --n 100 --profile quick [--gamma G --eta E] [--out FILE]
+
+The writer is :func:`steer_lib.decoding.generate_file`; see its module for the resume guarantees.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from .. import paths
+from ..data.tasks import get_task
+from ..decoding.methods import METHODS, resolve_params
+from ..decoding.writer import default_tag, generate_file
+
+
+def load_models(args) -> tuple:
+    """``(model, tokenizer, base_model, model_id, base_id)`` from the CLI options."""
+    from ..models import load_base, model_id
+
+    if args.profile:
+        from ..finetune.domain_model import load_domain_model  # lazy: fine-tuning pulls in the trainer
+        model, tok = load_domain_model(args.task, profile=args.profile, base=args.base, device=args.device)
+        return model, tok, None, f"{args.task}/{args.profile}+lora", model_id(args.base)
+    if args.model and (Path(args.model) / "adapter_config.json").exists():
+        from peft import PeftModel
+        base, tok = load_base(args.base, device=args.device)
+        model = PeftModel.from_pretrained(base, args.model).eval()
+        return model, tok, None, str(args.model), model_id(args.base)
+    if args.model:
+        model, tok = load_base(args.model, device=args.device)
+        base = load_base(args.base, device=args.device)[0] if args.base else None
+        return model, tok, base, model_id(args.model), model_id(args.base) if args.base else None
+    warnings.warn("no --model or --profile: generating from the base model only, so P_θ = P_φ and gamma has "
+                  "no effect (fine-tune first, or pass --profile quick)", stacklevel=2)
+    model, tok = load_base(args.base, device=args.device)
+    return model, tok, None, model_id(args.base), None
+
+
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m steer_lib generate", description=__doc__.split("\n")[0])
+    ap.add_argument("--task", required=True)
+    ap.add_argument("--method", default="steer", choices=METHODS)
+    ap.add_argument("--n", type=int, required=True, help="number of samples")
+    ap.add_argument("--gamma", type=float), ap.add_argument("--eta", type=float)
+    ap.add_argument("--k", type=int, default=10, help="negative examples per sample (default 10)")
+    ap.add_argument("--top-k", type=int), ap.add_argument("--top-p", type=float)
+    ap.add_argument("--temperature", type=float), ap.add_argument("--max-new-tokens", type=int)
+    ap.add_argument("--no-grow", action="store_true", help="do not add finished samples to the negative pool")
+    ap.add_argument("--seed", type=int, default=0), ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--model", help="fine-tuned model: a PEFT adapter folder or a model path/id")
+    ap.add_argument("--base", help="base model P_φ (default: the kit's default base model)")
+    ap.add_argument("--profile", help="use the cached domain model of this fine-tuning profile (trains if missing)")
+    ap.add_argument("--device", default="auto"), ap.add_argument("--out", help="output JSONL (default under runs/)")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        task = get_task(args.task)
+        params = {key: v for key, v in (("gamma", args.gamma), ("eta", args.eta), ("top_k", args.top_k),
+                                        ("top_p", args.top_p), ("temperature", args.temperature),
+                                        ("max_new_tokens", args.max_new_tokens)) if v is not None}
+        eff = resolve_params(args.method, **{key: v for key, v in params.items() if key != "max_new_tokens"})
+        tag_params = {**params, **({"k": args.k} if eff["eta"] > 0 else {})}
+        tag = default_tag(args.method, args.seed, **tag_params)
+        out = Path(args.out) if args.out else (paths.runs_dir() / (args.profile or "custom") / "generations"
+                                              / task.name / f"{tag}.jsonl")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from ..runtime import configure_threads
+    configure_threads()
+    model, tok, base, mid, bid = load_models(args)
+    generate_file(task, args.method, args.n, out, model=model, tokenizer=tok, base_model=base, seed=args.seed,
+                  batch_size=args.batch_size, model_id=mid, base_model_id=bid, progress=not args.no_progress,
+                  k=args.k, grow=not args.no_grow, **params)
+    print(out)
+    return 0

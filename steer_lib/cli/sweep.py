@@ -1,0 +1,61 @@
+"""``python -m steer_lib sweep``: the γ×η ablation from a YAML file and/or flags.
+
+    python -m steer_lib sweep --task hypotheses --gamma 0,0.3,0.6 --eta 0,0.3,0.6 --seeds 0 [--n 100] [--jobs 2]
+    python -m steer_lib sweep -f configs/sweep_quick.yaml [--task commonsense] [--list]
+
+The settings are :class:`steer_lib.experiments.SweepConfig`; the grid runner is :mod:`steer_lib.experiments.sweep`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .. import paths
+from ..config import PROFILES
+from ..experiments.sweep import _paths, grid_points, run_sweep
+from ..experiments.sweep_config import SweepConfig, load_config
+
+
+def cli(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m steer_lib sweep", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-f", "--file", help="YAML sweep file (e.g. configs/sweep_quick.yaml); flags override it")
+    ap.add_argument("--profile", choices=PROFILES, help="default quick (or the file's)")
+    ap.add_argument("--task", action="append", help="task (repeat or comma-separate); default all four")
+    ap.add_argument("--gamma", help="comma-separated γ values, e.g. 0,0.3,0.6 (default: the profile's grid)")
+    ap.add_argument("--eta", help="comma-separated η values (default: the profile's grid)")
+    ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    ap.add_argument("--n", type=int, help="samples per point (default: the profile's n_samples)")
+    ap.add_argument("--jobs", type=int, help="points run in parallel processes (default 1)")
+    ap.add_argument("--list", action="store_true", help="print the points and whether each is done; run nothing")
+    a = ap.parse_args(argv)
+    flags = {"profile": a.profile, "tasks": ",".join(a.task) if a.task else None, "gammas": a.gamma,
+             "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs}
+    try:
+        cfg = load_config(a.file, **flags) if a.file else SweepConfig().replace(
+            **{k: v for k, v in flags.items() if v is not None})
+        cfg = cfg.resolved()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from ..runtime import configure_threads
+
+    configure_threads()
+    if a.list:
+        for t in cfg.tasks:
+            for g, e, s in grid_points(cfg.gammas, cfg.etas, cfg.seeds):
+                done = _paths(t, g, e, s, cfg.profile, cfg.n)["record"].is_file()
+                print(f"{t:<18} γ={g:<4g} η={e:<4g} seed={s}  {'done' if done else 'to run'}")
+        return 0
+    t0, failed = time.time(), 0
+    for t in cfg.tasks:
+        try:
+            run_sweep(t, cfg.gammas, cfg.etas, cfg.seeds, profile=cfg.profile, n=cfg.n, jobs=cfg.jobs,
+                      log=lambda line: print(line, flush=True))  # flushed: a sweep log is often tailed
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    print(f"sweep: {len(cfg.tasks)} task(s), {time.time() - t0:.0f}s wall; records under "
+          f"{paths.runs_dir() / cfg.profile / 'sweeps'}")
+    return 1 if failed else 0

@@ -1,0 +1,23 @@
+"""Stage 2, generation: STEER and every baseline behind one :func:`generate`.
+
+- :mod:`.logits_process`: the logit transforms, one class per transform (STEER's combination, top-k, ...);
+- :mod:`.negatives`: the negative pool N is drawn from, and how N is tokenized;
+- :mod:`.kv`: the preallocated KV cache of the batched token loop;
+- :mod:`.engine`: the token loop (three KV-cached streams: P_θ, P_φ, P_θ on N);
+- :mod:`.baselines`: beam search and contrastive search, which do not fit that loop;
+- :mod:`.methods`: :data:`METHODS`, their settings, and :func:`generate`;
+- :mod:`.writer`: :func:`generate_file`, resumable append-only JSONL;
+- :mod:`.reference`: the authors' algorithm, batch 1 and uncached, for exactness and speed comparisons.
+"""
+from .logits_process import (  # noqa: F401
+                             ContrastiveDecodingCombine,
+                             SteerCombine,
+                             SteerLogitsProcessor,
+                             Temperature,
+                             TopK,
+                             TopP,
+                             sample,
+)
+from .methods import METHODS, eos_ids, generate, resolve_params  # noqa: F401
+from .negatives import NegativePool, negative_ids  # noqa: F401
+from .writer import default_tag, generate_file  # noqa: F401

@@ -1,0 +1,196 @@
+"""The token loop behind :func:`steer_lib.decoding.generate`: three KV-cached streams, batched.
+
+A *stream* is one conditioning of one model for every sample of a batch:
+
+- ``ft``   — P_θ on the prompt (always);
+- ``base`` — P_φ on the prompt (STEER with γ>0, contrastive decoding);
+- ``neg``  — P_θ on the negative prompt N (η>0).
+
+Streams are packed into *groups*; each group is one forward per step over one preallocated
+cache (:mod:`steer_lib.kv`). With a PEFT LoRA model and no separate base model, ``ft`` and
+``base`` share a group as a mixed-adapter batch (``adapter_names=[active…, "__base__"…]``,
+one pass over one set of weights). ``neg`` gets a group of its own by default
+(``layout="split"``): its prefix is ~10× longer, and packing the short streams into the same
+cache would make them attend over hundreds of padding slots every step. ``layout="merged"``
+puts every stream that shares a model into one group (one forward per step), for comparison.
+
+Prefill: each distinct prefix is run once, at batch 1, with ``logits_to_keep=1`` (no
+padding compute, no vocabulary projection for prefix positions) and copied right-aligned
+into every row that uses it — with one task prompt, the prompt streams cost one short
+prefill per batch whatever the batch size.
+
+Finished rows (EOS, stop string, length) are dropped from the caches once enough of them
+accumulate that a copy of the caches is cheaper than computing them.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from ..data.tasks import find_stop
+from .kv import BufferCache, prefill_kv
+
+COMPACT_FRACTION = 0.125  # drop finished rows once they are ≥ this share of the batch (a cache copy each time)
+TIMINGS: Counter = Counter()  # seconds per phase ("prefill:<streams>", "decode:<streams>", …); bench reads it
+
+
+@dataclass
+class Stream:
+    name: str  # "ft" | "base" | "neg"
+    model: torch.nn.Module
+    adapter: str | None  # PEFT adapter name, "__base__" (adapter off) or None (plain model)
+    prefixes: list[list[int]]  # token ids, one list per sample
+
+
+def is_peft(model) -> bool:
+    return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
+
+
+def active_adapter(model) -> str:
+    a = model.active_adapter
+    return a if isinstance(a, str) else a[0]
+
+
+def _forward(model, adapters: list[str] | None, active: str | None, **kw):
+    """One forward; ``adapter_names`` only when rows need something other than the active adapter."""
+    if adapters is not None and any(a != active for a in adapters):
+        kw["adapter_names"] = adapters
+    return model(**kw)
+
+
+class Group:
+    """Rows (stream-major: all samples of stream 1, then stream 2 …) that share one forward and one cache."""
+
+    def __init__(self, streams: list[Stream], max_new_tokens: int):
+        self.streams, self.model = streams, streams[0].model
+        self.n = len(streams[0].prefixes)
+        self.active = active_adapter(self.model) if is_peft(self.model) else None
+        rows = [(s.adapter, tuple(p)) for s in streams for p in s.prefixes]
+        self.prefix = max(len(p) for _, p in rows)
+        device = next(self.model.parameters()).device
+        by_key: dict[tuple, list[int]] = {}
+        for r, key in enumerate(rows):
+            by_key.setdefault(key, []).append(r)
+        self.cache: BufferCache | None = None
+        first: list[torch.Tensor | None] = [None] * len(rows)
+        for (adapter, ids), rs in by_key.items():  # one prefill per distinct prefix, copied to its rows
+            out = _forward(self.model, [adapter] if adapter else None, self.active,
+                           input_ids=torch.tensor([ids], device=device), use_cache=True, logits_to_keep=1)
+            kv = prefill_kv(out.cache if hasattr(out, "cache") else out.past_key_values)
+            if self.cache is None:
+                _, heads, _, dim = kv[0][0].shape
+                self.cache = BufferCache(len(kv), len(rows), heads, dim, self.prefix + max_new_tokens,
+                                         self.prefix, kv[0][0].dtype, device)
+            for r in rs:
+                self.cache.put_row(r, kv)
+                first[r] = out.logits[0, -1]
+            del out, kv
+        self.first_logits = torch.stack(first)
+        lens = torch.tensor([len(p) for _, p in rows], device=device)
+        cols = torch.arange(self.prefix + max_new_tokens, device=device)
+        self.mask = (cols >= self.prefix - lens[:, None]) & (cols < self.prefix)  # True = attend
+        self.pos = lens.clone()  # position id of each row's next token
+        self.adapters = [s.adapter for s in streams for _ in s.prefixes] if self.active else None
+
+    def split(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {s.name: chunk for s, chunk in zip(self.streams, logits.split(self.n))}
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per sample (``[n]``) to every row; return next-token logits ``[rows, vocab]``."""
+        n_cached = self.cache.layers[0].n
+        self.mask[:, n_cached] = True
+        out = _forward(self.model, self.adapters, self.active,
+                       input_ids=tokens.repeat(len(self.streams)).view(-1, 1),
+                       attention_mask=self.mask[:, None, None, :n_cached + 1],  # 4-D: used as given
+                       position_ids=self.pos.view(-1, 1), cache=self.cache, use_cache=True)
+        self.pos += 1
+        return out.logits[:, -1]
+
+    def keep(self, positions: torch.Tensor) -> None:
+        """Keep only the samples at ``positions`` (indices into the current sample order)."""
+        rows = torch.cat([positions + i * self.n for i in range(len(self.streams))])
+        self.cache.select_rows(rows)
+        self.mask, self.pos = self.mask[rows], self.pos[rows]
+        if self.adapters is not None:
+            self.adapters = [self.adapters[i] for i in rows.tolist()]
+        self.n = len(positions)
+
+
+def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split") -> list[Group]:
+    """Pack streams into groups: by model, and (``split``) with ``neg`` on its own."""
+    if layout not in ("split", "merged"):
+        raise ValueError(f"layout={layout!r} must be 'split' or 'merged'")
+    keys: dict[tuple, list[Stream]] = {}
+    for s in streams:
+        keys.setdefault((id(s.model), layout == "split" and s.name == "neg"), []).append(s)
+    groups = []
+    for ss in keys.values():
+        t = time.perf_counter()
+        groups.append(Group(ss, max_new_tokens))
+        TIMINGS["prefill:" + "+".join(s.name for s in ss)] += time.perf_counter() - t
+    return groups
+
+
+@torch.no_grad()
+def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, generator: torch.Generator,
+        greedy: bool = False, stop_strings: tuple[str, ...] = (), eos_ids: set[int] = frozenset(),
+        ignore_eos: bool = False, layout: str = "split") -> list[str]:
+    """Decode one batch. ``score_fn(dict stream → logits[n, V]) -> scores`` (already warped).
+
+    Returns each sample's continuation text (special tokens skipped), cut after the first
+    stop string when one occurs.
+    """
+    from .logits_process import sample
+
+    n = len(streams[0].prefixes)
+    groups = make_groups(streams, max_new_tokens, layout)
+    logits = [g.first_logits for g in groups]
+    alive = torch.arange(n)  # sample ids in the groups' current row order
+    done = torch.zeros(n, dtype=torch.bool)
+    generated: list[list[int]] = [[] for _ in range(n)]
+    texts: list[str | None] = [None] * n
+    for t in range(max_new_tokens):
+        u = torch.rand(n, generator=generator)  # every sample draws every step: draws don't depend on compaction
+        by_stream: dict[str, torch.Tensor] = {}
+        for g, lg in zip(groups, logits):
+            by_stream.update(g.split(lg))
+        t0 = time.perf_counter()
+        tok = score_fn.sample(by_stream, u[alive], greedy) if hasattr(score_fn, "sample") else \
+            sample(score_fn(by_stream), u[alive], greedy=greedy)
+        tok = tok.cpu()
+        for j, s in enumerate(alive.tolist()):
+            if done[s]:
+                continue
+            tid = int(tok[j])
+            if tid in eos_ids and not ignore_eos:
+                done[s], texts[s] = True, tokenizer.decode(generated[s], skip_special_tokens=True)
+                continue
+            generated[s].append(tid)
+            if stop_strings:
+                text = tokenizer.decode(generated[s], skip_special_tokens=True)
+                hits = [h for h in (find_stop(text, st) for st in stop_strings) if h is not None]
+                if hits:
+                    done[s], texts[s] = True, text[: min(hits)[1]]
+        if t == max_new_tokens - 1 or bool(done.all()):
+            break
+        n_done_alive = int(done[alive].sum())
+        if n_done_alive and n_done_alive >= COMPACT_FRACTION * len(alive):
+            keep = (~done[alive]).nonzero().view(-1)
+            for g in groups:
+                g.keep(keep.to(g.mask.device))
+            alive, tok = alive[keep], tok[keep]
+        dev = groups[0].mask.device
+        TIMINGS["sample+stop"] += time.perf_counter() - t0
+        logits = []
+        for g in groups:
+            t0 = time.perf_counter()
+            logits.append(g.step(tok.to(dev)))
+            TIMINGS["decode:" + "+".join(s.name for s in g.streams)] += time.perf_counter() - t0
+    for s in range(n):
+        if texts[s] is None:
+            texts[s] = tokenizer.decode(generated[s], skip_special_tokens=True)
+    return texts

@@ -1,0 +1,212 @@
+"""``generate``: STEER and every baseline behind one entry point.
+
+Methods (the defaults are the seed authors' settings; ``resolve_params`` shows them):
+
+- ``steer`` — STEER (arXiv 2308.07645): s = (1+γ)·log P_θ(·|prompt) − γ·log P_φ(·|prompt)
+  − η·log P_θ(·|N), then temperature / top-k (k=10) / top-p sampling. γ=η=0.2 by default.
+- ``negative_only`` — the same with γ=0 (the paper's ablation: negative prompts only).
+- ``top_k`` — top-k sampling of P_θ (Fan et al. 2018), k=10, T=0.85.
+- ``nucleus`` — nucleus sampling (Holtzman et al. 2020), p=0.92, T=0.8, no top-k.
+- ``low_temperature`` — pure sampling at T=0.5 (Ackley et al. 1985; Ficler & Goldberg 2017), no top-k.
+- ``beam`` — stochastic beam search via transformers (3 beams, sampled, T=0.94).
+- ``contrastive_search`` — Su et al. 2022 (arXiv 2202.06417): k=4 candidates, degeneration
+  penalty α=0.6 on the cosine similarity of last hidden states. Deterministic: identical
+  prompts give identical outputs (computed once per distinct prompt).
+- ``contrastive_decoding`` — Li et al. 2022 (arXiv 2210.15097): expert P_θ, amateur P_φ at
+  temperature 0.5, plausibility α=0.1, coefficient 1.0; samples from the contrastive scores
+  (T=1, no top-k; ``top_k=1`` is Li et al.'s greedy search).
+
+Arguments left at the signature's defaults take the method's preset; any other value
+overrides it. γ/η apply to ``steer``/``negative_only`` only (other values are an error).
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from typing import Sequence
+
+import torch
+
+from . import engine
+from .logits_process import ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, check_nonneg, sample
+from .negatives import NegativePool, negative_ids
+
+METHODS = ("low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding",
+           "negative_only", "steer")
+SIGNATURE_DEFAULTS = {"gamma": 0.2, "eta": 0.2, "top_k": 10, "top_p": None, "temperature": 1.0}
+PRESETS: dict[str, dict] = {
+    "steer": {},
+    "negative_only": {"gamma": 0.0},
+    "top_k": {"gamma": 0.0, "eta": 0.0, "top_k": 10, "temperature": 0.85},
+    "nucleus": {"gamma": 0.0, "eta": 0.0, "top_k": None, "top_p": 0.92, "temperature": 0.8},
+    "low_temperature": {"gamma": 0.0, "eta": 0.0, "top_k": None, "temperature": 0.5},
+    "beam": {"gamma": 0.0, "eta": 0.0, "top_k": None, "temperature": 0.94, "num_beams": 3},
+    "contrastive_search": {"gamma": 0.0, "eta": 0.0, "top_k": 4, "penalty_alpha": 0.6},
+    "contrastive_decoding": {"gamma": 0.0, "eta": 0.0, "top_k": None, "cd_alpha": 0.1, "cd_beta": 1.0,
+                             "amateur_temperature": 0.5},
+}
+_USES_GAMMA_ETA = {"steer": ("gamma", "eta"), "negative_only": ("eta",)}
+
+
+def resolve_params(method: str, **given) -> dict:
+    """The effective settings of ``method`` given the caller's arguments (validated).
+
+    >>> resolve_params("nucleus")["temperature"], resolve_params("nucleus", temperature=0.7)["temperature"]
+    (0.8, 0.7)
+    >>> resolve_params("top_k", eta=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: eta=0.5 has no effect with method='top_k'; only steer/negative_only use gamma and eta
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {METHODS}")
+    out = dict(PRESETS[method])  # method-only settings (num_beams, penalty_alpha, …) and fixed γ/η
+    for name, default in SIGNATURE_DEFAULTS.items():
+        value = given.get(name, default)
+        if name in ("gamma", "eta") and name not in _USES_GAMMA_ETA.get(method, ()):
+            if value not in (default, PRESETS[method][name]):  # 0 (the preset) is fine too
+                raise ValueError(f"{name}={value!r} has no effect with method={method!r}; "
+                                 "only steer/negative_only use gamma and eta")
+            continue  # fixed by the preset (0)
+        out[name] = PRESETS[method].get(name, value) if value == default else value
+    check_nonneg("gamma", out["gamma"]), check_nonneg("eta", out["eta"])
+    TopK(out["top_k"]), TopP(out["top_p"]), Temperature(out["temperature"])  # validate
+    return out
+
+
+def batch_generator(seed: int, batch_index: int) -> torch.Generator:
+    """The RNG of one batch, derived from (seed, batch index) so resumed runs repeat exactly."""
+    h = hashlib.sha256(f"steer-batch:{seed}:{batch_index}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & (2**63 - 1))
+
+
+def eos_ids(model, tokenizer) -> set[int]:
+    ids = {tokenizer.eos_token_id}
+    cfg = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids |= set(cfg) if isinstance(cfg, (list, tuple)) else {cfg}
+    return {i for i in ids if i is not None}
+
+
+def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer", gamma: float = 0.2,
+             eta: float = 0.2, negatives: NegativePool | Sequence[str] | None = None, top_k: int | None = 10,
+             top_p: float | None = None, temperature: float = 1.0, max_new_tokens: int = 64,
+             stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
+             progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
+             ignore_eos: bool = False, layout: str = "split") -> list[str]:
+    """Continue each prompt; return the continuation texts (special tokens skipped).
+
+    ``negatives``: a :class:`NegativePool` (each sample draws its own k; finished samples join
+    the pool at the end of their batch) or a plain list (joined in order, the same N for
+    every prompt). ``stop_strings`` entries are strings or ``re:`` regexes; the text returned
+    ends with the first stop (callers apply ``task.clean``). ``base_model``: P_φ when it is a
+    separate model; by default the PEFT model with its adapter off. ``batch_offset``: index
+    of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from (seed, i)).
+    ``ignore_eos`` forces ``max_new_tokens`` (benchmarks); ``layout`` see :mod:`steer_lib.decoding.engine`.
+    """
+    p = resolve_params(method, gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature)
+    prompts = list(prompts) if not isinstance(prompts, str) else [prompts]
+    if not prompts:
+        raise ValueError("prompts=[] is empty: give at least one prompt")
+    for name, v in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size),
+                    ("max_negative_tokens", max_negative_tokens)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}={v!r} must be an integer >= 1")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    if p["eta"] > 0 and not negatives:
+        raise ValueError(f"eta={p['eta']!r} > 0 needs negatives= (a NegativePool or a list of examples)")
+    needs_base = (method in ("steer", "negative_only") and p["gamma"] > 0) or method == "contrastive_decoding"
+    if needs_base and base_model is None and not engine.is_peft(model):
+        warnings.warn("no base model: the model is not a PEFT adapter and base_model=None, so P_θ = P_φ "
+                      "and gamma has no effect", stacklevel=2)
+        if method != "contrastive_decoding":
+            needs_base = False
+    stops = tuple(stop_strings or ())
+    eos = eos_ids(model, tokenizer)
+    bar = _progress(len(prompts)) if progress else None
+    out: list[str] = []
+    for b0 in range(0, len(prompts), batch_size):
+        bidx = batch_offset + b0 // batch_size
+        batch = prompts[b0:b0 + batch_size]
+        gen = batch_generator(seed, bidx)
+        first_sample = bidx * batch_size
+        if method == "beam":
+            from .baselines import beam_batch
+            texts = beam_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens, stops=stops,
+                               generator=gen, ignore_eos=ignore_eos)
+        elif method == "contrastive_search":
+            from .baselines import contrastive_search_batch
+            texts = contrastive_search_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens,
+                                             stops=stops, eos=set() if ignore_eos else eos)
+        else:
+            streams = _streams(model, tokenizer, batch, base_model, needs_base, p["eta"] > 0, negatives,
+                               first_sample, max_negative_tokens)
+            texts = engine.run(streams, tokenizer, _score_fn(method, p), max_new_tokens=max_new_tokens,
+                               generator=gen, greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos,
+                               ignore_eos=ignore_eos, layout=layout)
+        if isinstance(negatives, NegativePool):
+            negatives.add(texts)
+        out += texts
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negatives, first_sample, max_neg):
+    peft = engine.is_peft(model)
+    ft_adapter = engine.active_adapter(model) if peft else None
+    prompt_ids = [tokenizer(t)["input_ids"] for t in prompts]
+    if any(not ids for ids in prompt_ids):
+        raise ValueError("a prompt tokenizes to nothing; give non-empty prompts")
+    streams = [engine.Stream("ft", model, ft_adapter, prompt_ids)]
+    if needs_base:
+        if base_model is not None:
+            streams.append(engine.Stream("base", base_model, engine.active_adapter(base_model)
+                                         if engine.is_peft(base_model) else None, prompt_ids))
+        else:  # PEFT: the same weights with the adapter off; non-PEFT (CD only): the model itself
+            streams.append(engine.Stream("base", model, "__base__" if peft else None, prompt_ids))
+    if needs_neg:
+        if isinstance(negatives, NegativePool):
+            negs = [negative_ids(tokenizer, negatives.draw(first_sample + j), max_neg) for j in range(len(prompts))]
+        else:
+            negs = [negative_ids(tokenizer, list(negatives), max_neg)] * len(prompts)
+        streams.append(engine.Stream("neg", model, ft_adapter, negs))
+    return streams
+
+
+class _Scorer:
+    """combine → temperature → top-k → top-p, then sample; a fast path when only top-k filters.
+
+    With top-k and no top-p, sampling only needs the k best scores: the full-vocabulary
+    softmax and cumulative sum of the generic path are skipped (same distribution).
+    """
+
+    def __init__(self, method: str, p: dict):
+        if method == "contrastive_decoding":
+            self.combine = ContrastiveDecodingCombine(p["cd_alpha"], p["cd_beta"], p["amateur_temperature"])
+        else:
+            self.combine = SteerCombine(p["gamma"], p["eta"])
+        self.temperature, self.top_k, self.top_p = Temperature(p["temperature"]), TopK(p["top_k"]), TopP(p["top_p"])
+
+    def __call__(self, by_stream: dict[str, torch.Tensor]) -> torch.Tensor:
+        s = self.combine(by_stream["ft"], by_stream.get("base"), by_stream.get("neg"))
+        return self.top_p(self.top_k(self.temperature(s)))
+
+    def sample(self, by_stream: dict[str, torch.Tensor], uniforms: torch.Tensor, greedy: bool) -> torch.Tensor:
+        if self.top_k.top_k is None or self.top_p.top_p is not None or greedy:
+            return sample(self(by_stream), uniforms, greedy=greedy)
+        s = self.combine(by_stream["ft"], by_stream.get("base"), by_stream.get("neg"))
+        vals, idx = torch.topk(s, min(self.top_k.top_k, s.shape[-1]), dim=-1)
+        pick = sample(self.temperature(vals), uniforms)
+        return idx.gather(-1, pick.view(-1, 1)).view(-1)
+
+
+def _score_fn(method: str, p: dict) -> _Scorer:
+    return _Scorer(method, p)
+
+
+def _progress(total: int):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="sample", desc="generate", dynamic_ncols=True)

@@ -1,0 +1,200 @@
+"""Downstream results as tables and figures, and the authors' outputs as stand-in synthetic data.
+
+- :func:`summarise`: mean ± sd over seeds per (method, setting);
+- :func:`to_markdown`, :func:`plot` (grouped bars with sd error bars);
+- :func:`save_outputs`: ``results/<profile>/downstream_<task>{.csv,.md,_seeds.csv,.json}`` and
+  ``figures/<profile>/06_downstream_<task>.{png,pdf}`` (the name notebook 06 uses), written atomically;
+- :func:`reference_synthetic`: the authors' released Falcon-7B samples in the shape the
+  experiments take -- a sanity check of the set-up, not a result of this kit's generators.
+
+>>> df = pd.DataFrame({"method": ["real-only"] * 2, "setting": ["real"] * 2, "seed": [0, 1],
+...                    "accuracy": [0.5, 0.7], "n_train": [10, 10]})
+>>> s = summarise(df); float(s.accuracy_mean[0]), round(float(s.accuracy_sd[0]), 3), int(s.n_seeds[0])
+(0.6, 0.141, 2)
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+
+METRICS = ("accuracy", "f1", "roc_auc")
+SETTING_ORDER = ("real", "real+synthetic", "synthetic")
+COUNTS = ("n_train", "n_real", "n_synth", "n_generated", "n_accepted", "n_rejected")
+# The authors released 8 beam-search questions: too few to train on, so the stand-in skips them.
+REFERENCE_SKIP = {"commonsense": ("beam",)}
+
+
+def _check(df: pd.DataFrame) -> list[str]:
+    if not isinstance(df, pd.DataFrame) or df.empty:
+        raise ValueError("expected a non-empty DataFrame from toxicity_experiment / mcqa_experiment")
+    missing = [c for c in ("method", "setting", "seed") if c not in df.columns]
+    metrics = [m for m in METRICS if m in df.columns]
+    if missing or not metrics:
+        raise ValueError(f"results lack columns {missing or list(METRICS)}; got {list(df.columns)}")
+    return metrics
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, setting): ``<metric>_mean``, ``<metric>_sd`` (ddof=1; NaN for one seed),
+    ``n_seeds`` and the mean of each count column; real-only first, then methods as they came."""
+    metrics = _check(df)
+    order = {m: i for i, m in enumerate(dict.fromkeys(df["method"]))}
+    counts = [c for c in COUNTS if c in df.columns]
+    g = df.groupby(["method", "setting"], sort=False)
+    out = g[metrics].agg(["mean", "std"])
+    out.columns = [f"{m}_{'sd' if s == 'std' else s}" for m, s in out.columns]
+    out["n_seeds"] = g["seed"].nunique()
+    for c in counts:
+        out[c] = g[c].mean().round(1)
+    out = out.reset_index()
+    key = out["method"].map(lambda m: (m != "real-only", order[m]))
+    out = out.assign(_k=key, _s=out["setting"].map(SETTING_ORDER.index)).sort_values(["_k", "_s"])
+    return out.drop(columns=["_k", "_s"]).reset_index(drop=True)
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """A GitHub table with ``mean ± sd`` cells (sd shown as – for a single seed)."""
+    metrics = [m for m in METRICS if f"{m}_mean" in summary.columns]
+    counts = [c for c in COUNTS if c in summary.columns]
+    head = ["method", "setting", *metrics, "seeds", *counts]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in summary.iterrows():
+        cells = [str(r["method"]), str(r["setting"])]
+        for m in metrics:
+            sd = r[f"{m}_sd"]
+            cells.append(f"{r[f'{m}_mean']:.3f} ± {'–' if pd.isna(sd) else f'{sd:.3f}'}")
+        cells.append(str(int(r["n_seeds"])))
+        cells += [f"{r[c]:g}" for c in counts]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(df: pd.DataFrame, ax=None, metric: str = "accuracy", chance: float | None = None):
+    """Grouped bars: one group per method, one bar per setting, error bars = sd over seeds."""
+    import matplotlib.pyplot as plt
+
+    if metric not in _check(df):
+        raise ValueError(f"metric={metric!r} is not in the results; available: {_check(df)}")
+    s = summarise(df)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5.0, 1.1 * s["method"].nunique() + 2), 3.6))
+    methods = list(dict.fromkeys(s["method"]))
+    settings = [x for x in SETTING_ORDER if x in set(s["setting"])]
+    width = 0.8 / len(settings)
+    for j, setting in enumerate(settings):
+        sub = s[s["setting"] == setting].set_index("method")
+        xs = [i + (j - (len(settings) - 1) / 2) * width for i, m in enumerate(methods) if m in sub.index]
+        ms = [m for m in methods if m in sub.index]
+        ax.bar(xs, sub.loc[ms, f"{metric}_mean"], width, yerr=sub.loc[ms, f"{metric}_sd"].fillna(0),
+               capsize=3, label=setting)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label=f"chance ({chance:.0%})")
+    zero = df.attrs.get("zero_shot") if metric == "accuracy" else None
+    if zero is not None:  # the untrained embedder's own score (QA: most similar option)
+        ax.axhline(zero, color="black", ls=":", lw=1, label=f"zero-shot similarity ({zero:.1%})")
+    ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right")
+    ax.set_ylabel(f"{metric} (held-out)")
+    lo = np.nanmin(s[f"{metric}_mean"] - s[f"{metric}_sd"].fillna(0))
+    ax.set_ylim(max(0.0, min(lo, chance if chance is not None else lo) - 0.05), None)
+    ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with NaN (the sd of a single seed) as None, so JSON output is strict JSON."""
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", chance: float | None = None,
+                 meta: dict | None = None) -> dict[str, Path]:
+    """Write the summary (csv, md, json), the per-seed rows and the bar chart; return their paths."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import savefig
+
+    name = f"downstream_{task}{'_' + tag if tag else ''}"
+    out = paths.results_dir(profile)
+    s = summarise(df)
+    written = {"csv": out / f"{name}.csv", "md": out / f"{name}.md", "seeds_csv": out / f"{name}_seeds.csv",
+               "json": out / f"{name}.json"}
+    _atomic_write(written["csv"], s.to_csv(index=False))
+    _atomic_write(written["seeds_csv"], df.to_csv(index=False))
+    notes = "".join(f"\n{k.replace('_', ' ')}: {df.attrs[k]:.3f}\n" for k in ("zero_shot",) if k in df.attrs)
+    _atomic_write(written["md"], to_markdown(s) + notes)
+    extra = {"rejections": df.attrs.get("rejections", {}), "zero_shot": df.attrs.get("zero_shot"), **(meta or {})}
+    blob = {"task": task, "profile": profile, "tag": tag, **extra, "summary": records(s)}
+    _atomic_write(written["json"], json.dumps(blob, indent=1, default=str) + "\n")
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * s["method"].nunique() + 2), 3.6))
+    plot(df, ax=ax, chance=chance)
+    ax.set_title(f"Downstream {task}{' (' + tag + ')' if tag else ''}: held-out accuracy, mean ± sd over seeds",
+                 fontsize=9)
+    written["png"] = savefig(fig, f"06_{name}", profile)  # the name notebook 06 saves its figure under
+    written["pdf"] = written["png"].with_suffix(".pdf")
+    plt.close(fig)
+    return written
+
+
+def _toxicity_teacher():
+    """TF-IDF + logistic regression on the whole real Jigsaw train pool (never the test pool).
+
+    Used only to split the authors' comments -- all generated from the *toxic* prompt, and many
+    not toxic at all -- into toxic / non-toxic halves for the stand-in."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from .toxicity import real_pools
+
+    pools = real_pools("all")
+    X = pools["toxic"] + pools["non-toxic"]
+    y = [1] * len(pools["toxic"]) + [0] * len(pools["non-toxic"])
+    return make_pipeline(TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)),
+                         LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")).fit(X, y)
+
+
+def reference_synthetic(task: str, methods: list[str] | None = None) -> dict:
+    """The authors' released samples per kit method name, shaped for the experiments.
+
+    ``commonsense``: ``{method: texts}``. ``comments``: ``{method: {"toxic": [...], "non-toxic": [...]}}``
+    with labels from :func:`_toxicity_teacher` (pseudo-labels: the authors released only
+    toxic-prompt outputs, so there is no generated non-toxic set to use).
+    """
+    from ..authors.outputs import KIT_METHOD, load_reference, reference_methods
+
+    if task not in ("comments", "commonsense"):
+        raise ValueError(f"task={task!r} is not one of ('comments', 'commonsense')")
+    theirs = [m for m in reference_methods(task) if m not in REFERENCE_SKIP.get(task, ())]
+    by_kit = {KIT_METHOD.get(m, m): m for m in theirs}
+    methods = list(methods or by_kit)
+    unknown = [m for m in methods if m not in by_kit and m not in theirs]
+    if unknown:
+        raise ValueError(f"no released outputs for {unknown}; available: {', '.join(by_kit)}")
+    texts = {KIT_METHOD.get(m, m): load_reference(task, by_kit.get(m, m)) for m in methods}
+    if task == "commonsense":
+        return texts
+    teacher = _toxicity_teacher()
+    out = {}
+    for m, ts in texts.items():
+        toxic = teacher.predict(ts).astype(bool)
+        out[m] = {"toxic": [t for t, k in zip(ts, toxic) if k], "non-toxic": [t for t, k in zip(ts, toxic) if not k]}
+    return out

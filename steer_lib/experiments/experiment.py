@@ -1,0 +1,182 @@
+"""One experiment = (task, method, settings, seed) → synthetic samples → metrics, each cached.
+
+The notebooks, the sweep and the downstream stage all ask for synthetic data through
+this module, so a sample set generated once (for notebook 03) is the very set scored in
+notebook 04, reused by the γ×η sweep at the same grid point, and trained on downstream.
+
+- :func:`synthetic_records` / :func:`synthetic_texts`: fine-tune P_θ (cached), generate
+  (resumable JSONL under ``runs/<profile>/generations/<task>/<tag>.jsonl``), return.
+- :func:`evaluate_method`: score a set against the task's real data (cached JSON under
+  ``runs/<profile>/metrics/<task>/<tag>.json``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .. import paths
+from ..config import Config, check_profile
+from ..data.tasks import get_task
+from ..decoding.methods import METHODS
+
+GAMMA_ETA_METHODS = ("steer", "negative_only")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig(Config):
+    n_samples: int = 100  # synthetic samples per (task, method, grid point, seed)
+    max_new_tokens: int = 0  # cap on new tokens; 0 = the task's own length (100 hypotheses, 75 others)
+    batch_size: int = 16  # prompts decoded together
+    gamma: float = 0.3  # STEER's γ for the method comparison (notebooks 03/04, downstream)
+    eta: float = 0.3  # STEER's η (and negative_only's)
+    k_neg: int = 10  # negative examples per sample (the paper's k)
+    methods: tuple[str, ...] = METHODS  # methods compared in notebooks 03/04 and downstream
+    grid_gammas: tuple[float, ...] = (0.0, 0.3, 0.6)  # γ values of the ablation sweep (notebook 05)
+    grid_etas: tuple[float, ...] = (0.0, 0.3, 0.6)  # η values of the ablation sweep
+    seeds: tuple[int, ...] = (0,)  # seeds of the sweep and the method comparison
+    mauve_seeds: int = 3  # k-means seeds MAUVE is averaged over
+    bootstrap: int = 200  # bootstrap resamples for confidence intervals (0 = off)
+    reference_n: int = 0  # texts per side when notebook 07 scores the authors' released outputs (0 = all of them)
+
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        # CI: a handful of samples, just enough to run every stage end to end (64 new tokens: a
+        # multiple-choice question needs about 40 to reach its answer key). Four methods cover
+        # the three decoding paths (plain sampling, base-model contrast, negative prompts); every method is
+        # also exercised by the unit tests. The grid shares its (0.3, 0.3) point with the steer run.
+        "smoke": {"n_samples": 8, "max_new_tokens": 64, "batch_size": 8,
+                  "methods": ("top_k", "contrastive_decoding", "negative_only", "steer"),
+                  "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20,
+                  "reference_n": 40},
+        # A 2-core CPU in about 90 minutes (`make reproduce`). What bounds it: STEER prefills each sample's
+        # k=10 negative prompt (~475 tokens for hypotheses, ~850 for comments; ~4 s per sample on one core),
+        # and every η>0 set pays it. 40 samples × 8 methods + a 2×3 grid (η, the costly axis, at three
+        # levels) per task variant fit; γ=0 grid points reuse negative_only's set (the same samples).
+        # The authors' outputs are scored at 300 per side (86 s measured, cold; all of them take 8 min at one thread).
+        "quick": {"n_samples": 40, "batch_size": 20, "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3, 0.6),
+                  "reference_n": 300},
+        # The paper's sizes, for a GPU.
+        "paper": {"n_samples": 1000, "batch_size": 32, "grid_gammas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+                  "grid_etas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "seeds": (0, 1, 2), "mauve_seeds": 5,
+                  "bootstrap": 1000},
+    }
+
+    def validate(self) -> None:
+        for name in ("n_samples", "batch_size", "k_neg"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
+        for name in ("gamma", "eta", "max_new_tokens", "bootstrap", "reference_n"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must not be negative")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"methods={unknown!r} are not among {METHODS}")
+
+
+def method_settings(method: str, cfg: ExperimentConfig, gamma: float | None = None,
+                    eta: float | None = None) -> dict[str, Any]:
+    """The γ/η/k settings a method runs with in an experiment (the method's presets do the rest)."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {METHODS}")
+    if method == "steer":
+        return {"gamma": cfg.gamma if gamma is None else gamma, "eta": cfg.eta if eta is None else eta,
+                "k_neg": cfg.k_neg}
+    if method == "negative_only":
+        return {"eta": cfg.eta if eta is None else eta, "k_neg": cfg.k_neg}
+    if gamma not in (None, 0) or eta not in (None, 0):
+        raise ValueError(f"gamma/eta given for method={method!r}, which does not use them")
+    return {}
+
+
+def tag(method: str, settings: dict[str, Any], seed: int, n: int, max_new_tokens: int) -> str:
+    """File stem naming a sample set, e.g. ``steer_g0.3_e0.3_k10_n100_t0_s0``."""
+    parts = [method]
+    parts += [f"g{settings['gamma']:g}"] if "gamma" in settings else []
+    parts += [f"e{settings['eta']:g}"] if "eta" in settings else []
+    parts += [f"k{settings['k_neg']}"] if "k_neg" in settings else []
+    return "_".join(parts + [f"n{n}", f"t{max_new_tokens}", f"s{seed}"])
+
+
+def generation_path(task: str, method: str, *, profile: str, seed: int = 0, gamma: float | None = None,
+                    eta: float | None = None, **overrides: Any) -> Path:
+    cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
+    t = get_task(task)
+    name = tag(method, method_settings(method, cfg, gamma, eta), seed, cfg.n_samples, cfg.max_new_tokens)
+    return paths.runs_dir() / profile / "generations" / t.name / f"{name}.jsonl"
+
+
+def metrics_path(generation: Path) -> Path:
+    """Where the metrics of a sample set live: ``runs/<profile>/metrics/<task>/<tag>.json`` beside its generations."""
+    return generation.parent.parent.parent / "metrics" / generation.parent.name / f"{generation.stem}.json"
+
+
+@lru_cache(maxsize=2)
+def _domain_model(task: str, profile: str):
+    """Keep the last loaded P_θ in memory: a notebook asks for several methods in a row."""
+    from ..finetune.domain_model import load_domain_model
+
+    return load_domain_model(task, profile)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, gamma: float | None = None,
+                      eta: float | None = None, progress: bool = False, **overrides: Any) -> list[dict]:
+    """The sample records of one experiment, generating whatever is missing (resumes a partial file)."""
+    from ..decoding.writer import generate_file
+
+    cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
+    t = get_task(task)
+    out = generation_path(t.name, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
+    if out.exists():
+        records = read_jsonl(out)
+        if len(records) >= cfg.n_samples:
+            return records[: cfg.n_samples]
+    settings = method_settings(method, cfg, gamma, eta)
+    if "k_neg" in settings:
+        settings["k"] = settings.pop("k_neg")  # generate_file's name for the negatives per sample
+    model, tok = _domain_model(t.name, profile)
+    generate_file(t.name, method, cfg.n_samples, out, model=model, tokenizer=tok, seed=seed,
+                  batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens or t.max_new_tokens,
+                  progress=progress, **settings)
+    return read_jsonl(out)[: cfg.n_samples]
+
+
+def synthetic_texts(task: str, method: str, *, profile: str, seed: int = 0, n: int | None = None,
+                    **kwargs: Any) -> list[str]:
+    """Cleaned synthetic texts of one experiment (``n`` = at most that many)."""
+    texts = [r["text"] for r in synthetic_records(task, method, profile=profile, seed=seed, **kwargs)]
+    return texts[:n] if n else texts
+
+
+def real_reference(task: str) -> list[str]:
+    """The real set synthetic data is scored against: the training pool the generator learnt from."""
+    return get_task(task).real_texts("train")
+
+
+def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamma: float | None = None,
+                    eta: float | None = None, force: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Every metric of one sample set against the real data (cached beside the generations)."""
+    from ..metrics.evaluation import evaluate
+
+    cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
+    gen = generation_path(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
+    out = metrics_path(gen)
+    if out.exists() and not force:
+        return json.loads(out.read_text())
+    texts = synthetic_texts(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
+    result = evaluate(texts, real_reference(task), task=task, seed=seed, mauve_seeds=cfg.mauve_seeds,
+                      bootstrap=cfg.bootstrap)
+    result = {"task": get_task(task).name, "method": method, "seed": seed, "profile": profile,
+              **method_settings(method, cfg, gamma, eta), **result}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=1, default=float))
+    os.replace(tmp, out)
+    return result

@@ -1,0 +1,244 @@
+"""The paper's tables from recorded results: Markdown and LaTeX, best values in bold, arrows for direction.
+
+Also the two judgements the tables feed:
+
+- :func:`pareto_front` -- which points no other point beats on both diversity and fidelity;
+- :func:`select_point` -- the STEER (γ, η) to report, by :data:`SELECTION_RULE`, fixed before any result is seen;
+
+and :func:`paragraph`, the per-task sentence that states, from the numbers, where STEER stands.
+
+>>> pareto_front([0.9, 0.5, 0.4, 0.95], [0.3, 0.8, 0.7, 0.2])  # (0.4, 0.7) is beaten by (0.5, 0.8)
+[True, True, False, True]
+>>> latex_escape("top_k & 50% #1")
+'top\\\\_k \\\\& 50\\\\% \\\\#1'
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pandas as pd
+
+# (column, better direction: +1 higher, -1 lower, 0 = reference value, never bold), in table order
+COLUMNS = (("ngram3", +1), ("ngram3_real", 0), ("diversity", +1), ("cosine", +1), ("mauve", +1),
+           ("adv_auroc", -1), ("validity", +1))
+HEADERS = {"ngram3": "3-grams (syn)", "ngram3_real": "3-grams (real)", "diversity": "diversity",
+           "cosine": "cosine", "mauve": "MAUVE", "adv_auroc": "adv. AUROC", "validity": "validity"}
+ARROW = {+1: "↑", -1: "↓", 0: ""}
+TEX_ARROW = {+1: r"$\uparrow$", -1: r"$\downarrow$", 0: ""}
+
+SELECTION_RULE = ("The reported STEER point is the grid point (γ, η) with the highest MAUVE × normalised 3-grams × "
+                  "validity, MAUVE measured against the real *validation* split (held out from the training pool "
+                  "the test numbers use), validity the share of samples the task's parser accepts (only those are "
+                  "usable as data), averaged over seeds; ties go to the smaller γ + η. When MAUVE is undefined at "
+                  "every point (fewer than 20 samples, as at the smoke size), 1 − validation adversarial AUROC "
+                  "takes its place.")
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters in a cell or label."""
+    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+             "γ": r"$\gamma$", "η": r"$\eta$", "±": r"$\pm$"}
+    return "".join(table.get(c, c) for c in str(text))
+
+
+def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[bool]:
+    """``True`` where no other point is at least as high on both axes and strictly higher on one (maximise both).
+
+    NaN points are never on the front and never dominate.
+    """
+    if len(xs) != len(ys):
+        raise ValueError(f"pareto_front: {len(xs)} x values but {len(ys)} y values")
+    pts = [(float(x), float(y)) for x, y in zip(xs, ys)]
+    ok = [not (math.isnan(x) or math.isnan(y)) for x, y in pts]
+    out = []
+    for i, (x, y) in enumerate(pts):
+        out.append(ok[i] and not any(ok[j] and xj >= x and yj >= y and (xj > x or yj > y)
+                                     for j, (xj, yj) in enumerate(pts) if j != i))
+    return out
+
+
+def summarise(df: pd.DataFrame, by: str = "label", keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and sd over seeds per row label: columns ``<key>``, ``<key>_sd`` (NaN with one seed), ``seeds``.
+
+    Row order follows the first appearance of each label.
+    """
+    keys = [k for k in (keys or [c for c, _ in COLUMNS]) if k in df]
+    g = df.groupby(by, sort=False)
+    out = g[keys].mean()
+    sd = g[keys].std(ddof=1).add_suffix("_sd")
+    out = pd.concat([out, sd], axis=1)
+    out["seeds"] = g.size()
+    return out
+
+
+def best_labels(summary: pd.DataFrame, col: str, direction: int) -> set:
+    """Row labels holding the best value of ``col`` (several on ties); none for a reference column."""
+    if direction == 0 or col not in summary or summary[col].isna().all():
+        return set()
+    best = summary[col].max() if direction > 0 else summary[col].min()
+    return set(summary.index[(summary[col] - best).abs() <= 1e-12])
+
+
+def _cell(mean: float, sd: float | None, digits: int) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    s = f"{mean:.{digits}f}"
+    return s + (f" ± {sd:.{digits}f}" if sd is not None and not math.isnan(sd) else "")
+
+
+def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits: int = 3) -> str:
+    """The table as Markdown (``fmt="md"``) or a LaTeX ``tabular`` (``"tex"``): one row per label,
+    ``mean ± sd`` when there are several seeds, the best value per column in bold, arrows in the header."""
+    if fmt not in ("md", "tex"):
+        raise ValueError(f"fmt={fmt!r} must be 'md' or 'tex'")
+    cols = [(c, d) for c, d in COLUMNS if c in summary]
+    best = {c: best_labels(summary, c, d) for c, d in cols}
+    rows = []
+    for lab, r in summary.iterrows():
+        cells = []
+        for c, _ in cols:
+            text = _cell(r[c], r.get(f"{c}_sd"), digits)
+            if fmt == "tex":
+                text = latex_escape(text)
+            if lab in best[c]:
+                text = f"**{text}**" if fmt == "md" else rf"\textbf{{{text}}}"
+            cells.append(text)
+        rows.append([latex_escape(lab) if fmt == "tex" else str(lab)] + cells)
+    if fmt == "md":
+        head = ["method"] + [f"{HEADERS[c]} {ARROW[d]}".strip() for c, d in cols]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return (f"{caption}\n\n" if caption else "") + "\n".join(lines) + "\n"
+    head = ["method"] + [f"{latex_escape(HEADERS[c])} {TEX_ARROW[d]}".strip() for c, d in cols]
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * len(cols) + "}",
+             r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [rf"\caption{{{latex_escape(caption)}}}"] if caption else []
+    return "\n".join(lines + [r"\end{table}"]) + "\n"
+
+
+def select_point(sweep: pd.DataFrame) -> dict:
+    """The STEER grid point to report, by :data:`SELECTION_RULE` (validation MAUVE × 3-grams × validity, mean
+    over seeds). A missing or NaN validity (a task with no parser) counts as 1.
+
+    >>> df = pd.DataFrame({"gamma": [0, 0, .3], "eta": [0, .3, 0], "seed": 0,
+    ...                    "val_mauve": [.9, .8, .9], "ngram3": [.5, .7, .5], "validity": [1, 1, 1]})
+    >>> select_point(df)["gamma"], select_point(df)["eta"]
+    (0.0, 0.3)
+    >>> select_point(df.assign(validity=[1, .5, 1]))["eta"]  # 0.8 × 0.7 × 0.5 = 0.28 < 0.45
+    0.0
+    """
+    need = {"gamma", "eta", "val_mauve", "ngram3"}
+    if sweep.empty or not need <= set(sweep.columns):
+        raise ValueError(f"select_point needs sweep rows with columns {sorted(need)}; got {sorted(sweep.columns)}")
+    fidelity, used = sweep["val_mauve"].astype(float), "validation MAUVE"
+    if fidelity.isna().all() and "val_adv_auroc" in sweep:  # the rule's stated fallback
+        fidelity, used = 1 - sweep["val_adv_auroc"].astype(float), "(1 − validation AUROC)"
+    validity = sweep["validity"].astype(float).fillna(1.0) if "validity" in sweep else 1.0
+    g = sweep.assign(score=fidelity * sweep["ngram3"] * validity).groupby(["gamma", "eta"], as_index=False)["score"].mean()
+    g = g.dropna(subset=["score"])
+    if g.empty:
+        raise ValueError("select_point: every grid point's validation score (MAUVE and AUROC) is NaN")
+    # rounded so float noise in a seed mean cannot break a tie the rule settles by γ + η
+    g = g.assign(total=g["gamma"] + g["eta"], key=g["score"].round(9))
+    g = g.sort_values(["key", "total"], ascending=[False, True])
+    top = g.iloc[0]
+    return {"gamma": float(top["gamma"]), "eta": float(top["eta"]), "score": float(top["score"]),
+            "fidelity": used, "rule": SELECTION_RULE}
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 11 <= k % 100 <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.DataFrame | None = None,
+              context: str = "") -> str:
+    """A few sentences, from the numbers only: how ``steer_label`` ranks among the rows of ``summary``
+    (MAUVE, adversarial AUROC, 3-grams) and whether it is on the Pareto front of 3-grams vs MAUVE and
+    vs 1 − AUROC, the front drawn over the rows plus the ``grid`` points (mean per γ, η) when given."""
+    if steer_label not in summary.index:
+        return f"**{task}**{context}: no recorded result for {steer_label}, so nothing can be said about STEER yet."
+    # ranked against the other methods only: other STEER rows (the comparison setting) would double-count it
+    peers = summary[[lab == steer_label or not str(lab).startswith("steer") for lab in summary.index]]
+    n = len(peers)
+    ranks = []
+    for col, asc, name in (("mauve", False, "MAUVE"), ("adv_auroc", True, "adversarial AUROC"),
+                           ("ngram3", False, "normalised 3-grams")):
+        if col in peers and not math.isnan(peers.loc[steer_label, col]):
+            r = int(peers[col].rank(ascending=asc, method="min")[steer_label])
+            ranks.append(f"{_ordinal(r)} of {n} on {name}")
+    text = f"**{task}**{context}: {steer_label} ranks " + ", ".join(ranks) + "."
+    pts = summary[["ngram3", "mauve", "adv_auroc"]].copy()
+    if grid is not None and not grid.empty:
+        gm = grid.groupby(["gamma", "eta"])[["ngram3", "mauve", "adv_auroc"]].mean()
+        gm.index = [f"steer γ={g:g} η={e:g}" for g, e in gm.index]
+        pts = pd.concat([pts, gm[~gm.index.isin(pts.index)]])
+    for ycol, name in (("mauve", "3-grams vs MAUVE"), ("adv_auroc", "3-grams vs 1 − AUROC")):
+        y = pts[ycol] if ycol == "mauve" else 1 - pts[ycol]
+        if math.isnan(float(y[steer_label])) or math.isnan(float(pts.loc[steer_label, "ngram3"])):
+            text += f" Its place on the front of {name} is undefined: a value is NaN (too few samples)."
+            continue
+        front = pd.Series(pareto_front(pts["ngram3"].tolist(), y.tolist()), index=pts.index)
+        others = [lab for lab in front.index[front] if lab != steer_label and not lab.startswith("steer")]
+        if front.get(steer_label, False):
+            text += f" It is on the Pareto front of {name}" + (f" (with {', '.join(others)})." if others else ", alone.")
+        else:
+            x0, y0 = pts.loc[steer_label, "ngram3"], y[steer_label]
+            dom = [lab for lab in pts.index if pts.loc[lab, "ngram3"] >= x0 and y[lab] >= y0 and lab != steer_label]
+            text += f" It is **not** on the Pareto front of {name}: dominated by {', '.join(dom[:4])}."
+    return text
+
+
+def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
+    """The method table of one task from recorded results, and what it was built from.
+
+    Rows: every baseline at its preset, ``negative_only`` and ``steer`` at the method-comparison
+    settings (``ExperimentConfig.gamma/eta``), and the STEER point :func:`select_point` picks from the
+    sweep (when a sweep is recorded). ``info``: ``steer_label`` (the row the paragraph judges: the pick,
+    else the comparison setting), ``selected`` (the rule's pick or None), ``selection_note`` (why there
+    is no pick), ``sweep`` (the sweep's rows), ``metrics`` (every recorded row), ``missing`` (rows not recorded).
+    """
+    from .experiment import ExperimentConfig
+    from .results import label, load_metrics
+    from .sweep import load_sweep
+
+    cfg = ExperimentConfig.for_profile(profile)
+    metrics, sweep = load_metrics(task, profile), load_sweep(task, profile, n=cfg.n_samples)
+    wanted = [label(m, cfg.gamma if m == "steer" else None, cfg.eta if m in ("steer", "negative_only") else None)
+              for m in cfg.methods]
+    selected, note = None, "no sweep recorded yet"
+    if not sweep.empty:
+        try:
+            selected, note = select_point(sweep), ""
+        except ValueError as exc:  # e.g. smoke: 8 samples are too few for MAUVE, so the rule cannot choose
+            note = str(exc)
+    steer_label = label("steer", cfg.gamma, cfg.eta)
+    if selected:
+        steer_label = label("steer", selected["gamma"], selected["eta"])
+        wanted.append(steer_label) if steer_label not in wanted else None
+        # The pick's numbers come from the sweep's own records, filed under the STEER name and every seed the
+        # sweep ran (however the sweep obtained the samples), not from whichever metrics files happen to exist.
+        at = (sweep["gamma"] == selected["gamma"]) & (sweep["eta"] == selected["eta"])
+        picked = sweep[at].assign(method="steer", label=steer_label)
+        kept = metrics[metrics["label"] != steer_label] if not metrics.empty else metrics
+        metrics = pd.concat([df for df in (kept, picked) if not df.empty], ignore_index=True)
+    rows = metrics[metrics["label"].isin(wanted)] if not metrics.empty else metrics
+    summary = summarise(rows) if not rows.empty else pd.DataFrame(columns=[c for c, _ in COLUMNS])
+    summary = summary.reindex([w for w in wanted if w in summary.index])
+    return summary, {"steer_label": steer_label, "selected": selected, "selection_note": note, "sweep": sweep,
+                     "metrics": metrics,
+                     "missing": [w for w in wanted if w not in summary.index]}
+
+
+def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str) -> dict:
+    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths."""
+    from ..files import write_atomic
+    from ..paths import results_dir
+
+    out = {fmt: results_dir(profile) / f"{stem}.{fmt}" for fmt in ("md", "tex")}
+    for fmt, path in out.items():
+        write_atomic(path, render(summary, fmt, caption=caption))
+    return out

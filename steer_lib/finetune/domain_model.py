@@ -1,0 +1,204 @@
+"""Fine-tune the domain model P_θ for a task: a LoRA adapter on the base model P_φ, cached.
+
+STEER contrasts a domain model P_θ (the base model fine-tuned on a task's real examples)
+with the base model P_φ. Here P_θ is a LoRA adapter, kept *unmerged*, so the decoding
+engine can run P_φ by switching the adapter off on the very same weights.
+
+- :func:`finetune` trains on ``task.format(text)`` for the task's real training texts (plus
+  EOS, so P_θ learns to stop) and saves the adapter under
+  ``runs/models/<task>/<key>/`` with its config, data hashes, base-model id, loss history
+  and held-out losses; ``key`` hashes all of these inputs, so a second call with the same
+  settings returns the folder without training.
+- :func:`load_domain_model` returns ``(peft_model, tokenizer)`` ready for
+  ``steer_lib.decoding.generate`` (training first if needed).
+- ``python -m steer_lib finetune --task T --profile P [--json] [--set k=v ...] [--force]``.
+
+The same code runs data-parallel under ``accelerate launch`` (see :mod:`steer_lib.finetune.train`);
+on a CPU-only machine use ``accelerate launch --multi_gpu --num_processes 2 -m steer_lib finetune ...``
+(or ``torchrun --nproc_per_node 2 -m steer_lib finetune ...``): ``--cpu --num_processes 2`` starts
+one process unless accelerate is given an MPI hostfile.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import models, paths
+from ..config import check_profile
+from ..data.tasks import Task, get_task
+from ..runtime import configure_threads
+from .config import FinetuneConfig
+from .dataset import texts_sha256
+
+RECORD = "record.json"  # written last: its presence (with the weights) marks a finished adapter
+WEIGHTS = "adapter_model.safetensors"
+
+
+# ---------------------------------------------------------------- where adapters live
+def _task(task: str | Task) -> Task:
+    return task if isinstance(task, Task) else get_task(task)
+
+
+def _data(task: Task, cfg: FinetuneConfig) -> tuple[list[str], list[str]]:
+    train = task.real_texts("train")
+    if cfg.max_train_examples:
+        train = train[: cfg.max_train_examples]
+    return train, task.real_texts("val")[: cfg.eval_examples]
+
+
+def _inputs(task: Task, cfg: FinetuneConfig, base: str | None) -> dict[str, Any]:
+    """Everything the adapter depends on; its hash names the cache folder."""
+    train, val = _data(task, cfg)
+    return {"task": task.name, "prompt": task.prompt, "base_model": models.model_id(base), "config": cfg.to_dict(),
+            "train_sha256": texts_sha256(train), "val_sha256": texts_sha256(val)}
+
+
+def _key(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def adapter_dir(task: str | Task, profile: str = "quick", base: str | None = None, **overrides: Any) -> Path:
+    """Where the adapter for these settings is (or would be) cached: ``runs/models/<task>/<key>/``."""
+    t = _task(task)
+    cfg = FinetuneConfig.for_profile(check_profile(profile), **overrides)
+    return paths.runs_dir() / "models" / t.name / _key(_inputs(t, cfg, base))
+
+
+def is_finished(path: Path) -> bool:
+    """A folder counts as a trained adapter only when its weights and its record (written last) exist."""
+    return (Path(path) / RECORD).is_file() and (Path(path) / WEIGHTS).is_file()
+
+
+def read_record(path: str | Path) -> dict[str, Any]:
+    """The saved record of an adapter: config, inputs, loss history, held-out losses, timings."""
+    p = Path(path)
+    p = p / RECORD if p.is_dir() else p
+    if not p.is_file():
+        raise FileNotFoundError(f"no fine-tuning record at {p}; train it with steer_lib.finetune.finetune(...)")
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- training and loading
+def finetune(task: str | Task, profile: str = "quick", base: str | None = None, force: bool = False,
+             progress: bool = True, **overrides: Any) -> Path:
+    """Train (or find cached) the LoRA adapter of P_θ for ``task``; return its folder.
+
+    ``overrides`` are :class:`FinetuneConfig` settings (strings are coerced, as from the CLI).
+    """
+    t = _task(task)
+    cfg = FinetuneConfig.for_profile(check_profile(profile), **overrides)
+    inputs = _inputs(t, cfg, base)
+    final = paths.runs_dir() / "models" / t.name / _key(inputs)
+    if is_finished(final) and not force:
+        return final
+
+    from .train import make_accelerator, train
+
+    accelerator = make_accelerator(cfg)
+    if os.environ.get("STEER_THREADS") or os.environ.get("OMP_NUM_THREADS"):
+        configure_threads()
+    else:  # data-parallel processes on one machine share its cores
+        configure_threads(max(1, (os.cpu_count() or 1) // accelerator.num_processes))
+    t_start, c_start = time.perf_counter(), time.process_time()
+    train_texts, val_texts = _data(t, cfg)
+    out = train(accelerator, cfg, base, train_texts, val_texts, t.prompt, progress=progress, on_step=_on_step)
+    model = out.pop("model")
+    if accelerator.is_main_process:
+        record = {**inputs, "profile": profile, "key": final.name, **out,
+                  "total_seconds": time.perf_counter() - t_start, "total_cpu_seconds": time.process_time() - c_start,
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "versions": _versions()}
+        _save(model, record, final)
+        _save_figure(record, profile, t.name)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _on_step(step: int, loss: float) -> None:
+    """Hook called after every optimizer update (a seam for tests that interrupt training)."""
+
+
+def _save(model, record: dict[str, Any], final: Path) -> None:
+    """Write into a hidden temp folder, then rename: a crash never leaves a finished-looking folder."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    old = final.parent / f".old-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(str(tmp))
+        (tmp / RECORD).write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        if final.exists():  # force=True, or an unfinished folder from elsewhere: set it aside first
+            os.replace(final, old)
+        os.replace(tmp, final)
+    finally:
+        if old.exists() and not final.exists():  # the swap failed half-way: put the previous adapter back
+            os.replace(old, final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _versions() -> dict[str, str]:
+    import accelerate
+    import peft
+    import torch
+    import transformers
+
+    return {m.__name__: m.__version__ for m in (torch, transformers, peft, accelerate)}
+
+
+def load_domain_model(task: str | Task, profile: str = "quick", base: str | None = None, device: str = "auto",
+                      **overrides: Any):
+    """``(peft_model, tokenizer)``: P_θ with its adapter ``"default"`` unmerged, in eval mode.
+
+    Trains first if the adapter is not cached. ``peft_model.disable_adapter()`` gives P_φ.
+    """
+    from peft import PeftModel
+
+    path = finetune(task, profile=profile, base=base, **overrides)
+    model, tokenizer = models.load_base(base, device=device)
+    peft_model = PeftModel.from_pretrained(model, str(path), adapter_name="default", is_trainable=False)
+    return peft_model.eval(), tokenizer
+
+
+# ---------------------------------------------------------------- figure
+def plot_loss(record: dict[str, Any], ax=None):
+    """Training loss per step (and its running mean) with the held-out loss before and after."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    steps = [h["step"] for h in record["history"]]
+    losses = [h["loss"] for h in record["history"]]
+    w = max(1, len(losses) // 10)
+    smooth = [sum(losses[max(0, i - w + 1): i + 1]) / len(losses[max(0, i - w + 1): i + 1]) for i in range(len(losses))]
+    ax.plot(steps, losses, color="tab:blue", alpha=0.35 if w > 1 else 1.0, lw=1, label="training loss (per step)")
+    if w > 1:
+        ax.plot(steps, smooth, color="tab:blue", lw=2, label=f"training loss (mean of {w})")
+    ev = record["eval"]
+    ax.axhline(ev["base_loss"], color="tab:gray", ls="--", label=f"held-out, base P_φ: {ev['base_loss']:.2f}")
+    points = [(0, ev["base_loss"])] + [(e["step"], e["loss"]) for e in record["evals"]]  # step 0 = base
+    ax.plot(*zip(*points), "o-", color="tab:red", label=f"held-out, P_θ: {ev['loss']:.2f}")
+    ax.set(xlabel="optimizer step", ylabel="loss (nats / token)",
+           title=f"Fine-tuning P_θ: {record['task']} ({record.get('profile', '?')})")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def _save_figure(record: dict[str, Any], profile: str, task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = paths.figures_dir(profile)
+    out.mkdir(parents=True, exist_ok=True)
+    ax = plot_loss(record)
+    ax.figure.tight_layout()
+    for ext in ("png", "pdf"):
+        ax.figure.savefig(out / f"01_finetune_loss_{task}.{ext}", dpi=150)  # the name notebook 01 saves under
+    plt.close(ax.figure)

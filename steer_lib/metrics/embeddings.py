@@ -1,0 +1,157 @@
+"""Sentence embeddings with an on-disk cache, so a sweep never embeds the same text twice.
+
+Layout: ``$STEER_CACHE/embeddings/<model-slug>/<h[:2]>/<h>.npy`` with ``h = sha256(text)``.
+One small file per text because that is the one layout that needs no lock: parallel sweep
+workers may write the same key at once, and each write is a temp file + ``os.replace``, so
+a reader sees either no file or a complete one (the two writers' vectors are the same up to
+float noise, and either wins). Reading 2,000 such files takes well under a second.
+
+The model slug is the model's name (``all-MiniLM-L6-v2`` for the default) or, for a local
+path, its folder name plus a short hash of the full path, so two different models never
+share a cache folder.
+
+>>> key = text_key("hello"); len(key), key[:8]
+(64, '2cf24dba')
+>>> model_slug("all-MiniLM-L6-v2"), model_slug("/models/my encoder")[:11]
+('all-MiniLM-L6-v2', 'my-encoder-')
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import paths
+from ..models import DEFAULT_EMBEDDER
+
+
+def text_key(text: str) -> str:
+    """sha256 of the UTF-8 text: the cache key (the model is in the folder name)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_slug(model_id: str) -> str:
+    """A folder name for a model id: hub-style ids keep their name; paths get name + hash."""
+    if model_id in (DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
+        return DEFAULT_EMBEDDER
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model_id.rstrip("/")).name).strip("-") or "model"
+    return f"{base}-{hashlib.sha256(model_id.encode()).hexdigest()[:8]}"
+
+
+def cache_root() -> Path:
+    return paths.cache_dir() / "embeddings"
+
+
+class Embedder:
+    """Embed texts with a sentence-transformers model, through the on-disk cache.
+
+    ``model`` is a model name or path (default: the embedded all-MiniLM-L6-v2), an object
+    with ``.encode(list[str]) -> array`` (e.g. a loaded ``SentenceTransformer``), or a plain
+    function ``list[str] -> array``. Objects and functions are cached only when you name
+    them with ``model_id`` (the cache cannot know what model an arbitrary object is).
+
+    >>> e = Embedder(lambda ts: np.array([[len(t), 1.0] for t in ts]), cache=False)
+    >>> e.encode(["ab", "abcd", "ab"]).tolist()
+    [[2.0, 1.0], [4.0, 1.0], [2.0, 1.0]]
+    """
+
+    def __init__(self, model: str | Any | None = None, *, model_id: str | None = None, cache: bool = True,
+                 cache_dir: str | Path | None = None, device: str = "auto", batch_size: int = 64):
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} must be >= 1")
+        self._name = model if isinstance(model, (str, type(None))) else None
+        self._model = None if self._name is not None or model is None else model
+        if self._model is not None and not (hasattr(self._model, "encode") or callable(self._model)):
+            raise ValueError(f"model={model!r} is neither a model name, an object with .encode, nor a function")
+        if model_id is None and self._model is None:
+            model_id = self._name or DEFAULT_EMBEDDER
+        self.model_id = model_id  # None for an unnamed object/function: then nothing is cached
+        self.cache = bool(cache) and self.model_id is not None
+        self._cache_dir = Path(cache_dir) if cache_dir else None  # default: $STEER_CACHE/embeddings
+        self.device, self.batch_size = device, batch_size
+        self._memory: dict[str, np.ndarray] = {}  # this process's hits, so repeated evaluate() calls skip disk
+        self.stats = {"memory": 0, "disk": 0, "computed": 0}
+
+    @property
+    def cache_folder(self) -> Path | None:
+        if not self.cache:
+            return None
+        return (self._cache_dir or cache_root()) / model_slug(self.model_id)
+
+    def _encoder(self) -> Callable[[list[str]], np.ndarray]:
+        if self._model is None:  # load lazily: a fully warm cache never loads the model at all
+            from ..models import load_embedder
+
+            self._model = load_embedder(self._name, device=self.device)
+        m = self._model
+        if hasattr(m, "encode"):
+            return lambda ts: m.encode(ts, batch_size=self.batch_size, show_progress_bar=False,
+                                       convert_to_numpy=True)
+        return m
+
+    def _path(self, key: str) -> Path:
+        return self.cache_folder / key[:2] / f"{key}.npy"
+
+    def _read(self, key: str) -> np.ndarray | None:
+        if not self.cache:
+            return None
+        try:
+            return np.load(self._path(key))
+        except (FileNotFoundError, ValueError, OSError):  # absent, or (never by us) corrupt: recompute
+            return None
+
+    def _write(self, key: str, vec: np.ndarray) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, vec)
+            os.replace(tmp, target)  # atomic: concurrent writers and readers never see half a file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32 embeddings; each distinct text is embedded at most once, ever."""
+        texts = list(texts)
+        if not texts:
+            raise ValueError("cannot embed an empty list of texts")
+        keys = [text_key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        todo: dict[str, str] = {}
+        for k, t in zip(keys, texts):
+            if k in found or k in todo:
+                continue
+            if k in self._memory:
+                found[k] = self._memory[k]
+                self.stats["memory"] += 1
+            elif (v := self._read(k)) is not None:
+                found[k] = v
+                self.stats["disk"] += 1
+            else:
+                todo[k] = t
+        if todo:
+            vecs = np.asarray(self._encoder()(list(todo.values())), dtype=np.float32)
+            if vecs.ndim != 2 or len(vecs) != len(todo):
+                raise ValueError(f"the embedder returned shape {vecs.shape} for {len(todo)} texts; expected (n, dim)")
+            for k, v in zip(todo, vecs):
+                found[k] = v
+                if self.cache:
+                    self._write(k, v)
+            self.stats["computed"] += len(todo)
+        self._memory.update(found)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"Embedder(model_id={self.model_id!r}, cache={str(self.cache_folder) if self.cache else False})"
+
+
+def as_embedder(embedder: "Embedder | str | Any | None") -> Embedder:
+    """Accept what :func:`steer_lib.metrics.evaluate` accepts: None, a name, an Embedder, a model or function."""
+    return embedder if isinstance(embedder, Embedder) else Embedder(embedder)

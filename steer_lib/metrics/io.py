@@ -1,0 +1,59 @@
+"""``python -m steer_lib evaluate`` and ``evaluate-reference``: the metrics from the command line.
+
+    python -m steer_lib evaluate --real REAL.txt --synthetic SYN.jsonl [--task T] [--n N] [--json]
+    python -m steer_lib evaluate-reference [--n N] [--out runs/reference/falcon-7b]
+
+Input files are ``.txt`` (one example per line; blank lines are skipped) or ``.jsonl`` (one
+object per line with a string field ``text``). With ``--json`` the last stdout line is one
+JSON object (NaN is written as ``null``; ``warnings`` says why).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+JSON_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
+             "mauve_sd", "adv_auroc", "alpha_precision", "beta_recall", "validity")
+METRICS_VERSION = 2  # bump when a metric's definition changes: invalidates evaluate-reference's row cache
+
+
+class InputError(ValueError):
+    """An input file is missing, empty, not UTF-8, or malformed."""
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """Examples from a ``.txt`` (one per line) or ``.jsonl`` (field ``text``) file, or an InputError."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    if p.suffix not in (".txt", ".jsonl"):
+        raise InputError(f"{p}: unsupported file type {p.suffix!r}; "
+                         "use .txt (one example per line) or .jsonl (field 'text')")
+    raw = p.read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                         "re-save the file as UTF-8") from None
+    texts: list[str] = []
+    for i, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        if p.suffix == ".txt":
+            texts.append(line.strip())
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}:{i}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise InputError(f"{p}:{i}: expected an object with a string field 'text'")
+        texts.append(obj["text"])
+    if not texts:
+        raise InputError(f"{p}: no examples (the file is empty or blank)")
+    return texts
+
+
+def _fmt(v) -> str:
+    return "nan" if isinstance(v, float) and math.isnan(v) else (f"{v:.4f}" if isinstance(v, float) else str(v))

@@ -1,0 +1,44 @@
+"""The bench code path on a tiny model: JSON structure and the reference algorithm's correctness (not speed)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import add_nonzero_lora, make_tiny_llama
+import torch
+
+from steer_lib.bench import decoding as bench
+from steer_lib.decoding.reference import reference_steer
+from steer_lib.decoding.methods import generate
+
+POOL = ["Is dark matter cold?", "Do black holes spin?", "Can stars form in voids?", "Why is the sky dark?"]
+
+
+@pytest.fixture(scope="module")
+def model(tokenizer):
+    m = make_tiny_llama(len(tokenizer))
+    with torch.no_grad():
+        m.model.embed_tokens.weight.mul_(0.2)
+    return add_nonzero_lora(m)
+
+
+def test_run_bench_structure(model, tokenizer):
+    res = bench.run_bench(model, tokenizer, POOL, batch_size=3, new_tokens=4, reference_samples=1)
+    for key in ("plain_tok_s", "steer_tok_s", "steer_k2_tok_s", "reference_tok_s"):
+        assert isinstance(res[key], float) and res[key] > 0
+    assert res["steer_vs_plain"] == pytest.approx(res["steer_tok_s"] / res["plain_tok_s"], rel=1e-2)
+    assert res["steer_k2_vs_plain"] == pytest.approx(res["steer_k2_tok_s"] / res["plain_tok_s"], rel=1e-2)
+    assert res["steer_vs_reference"] == pytest.approx(res["steer_tok_s"] / res["reference_tok_s"], rel=1e-2)
+    assert 0 < res["steer_prefill_share"] < 1
+    assert res["steer_vs_reference_if_decode_were_free"] > res["steer_vs_reference"]  # prefill alone bounds it
+    assert res["peak_memory_mb"] > 0 and res["device"] == "cpu"
+    assert json.loads(json.dumps(res)) == res  # the last line of `bench --json` is exactly this
+
+
+def test_reference_is_the_same_algorithm(model, tokenizer):
+    """At top-k=1 the cache-free reference and the engine pick the same tokens."""
+    prompt = "### Instruction: Generate a hypothesis.\n ### Hypothesis:"
+    ref = reference_steer(model, tokenizer, prompt, POOL[:2], top_k=1, new_tokens=6)
+    out = generate(model, tokenizer, [prompt], negatives=POOL[:2], top_k=1, max_new_tokens=6, ignore_eos=True)
+    assert out[0] == tokenizer.decode(ref, skip_special_tokens=True)

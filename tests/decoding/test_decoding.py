@@ -1,0 +1,169 @@
+"""Exactness of the STEER engine against a naive, cache-free implementation (tiny random Llama).
+
+The naive reference recomputes all three full forwards (P_θ on prompt+x, P_φ on prompt+x,
+P_θ on N+x) at every step, at batch size 1 — the seed authors' algorithm without any
+caching — and takes the argmax of the STEER score. The engine must match it token for token
+with batching, left padding, KV caches, mixed-adapter batches and prompt sharing.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import add_nonzero_lora, make_tiny_llama
+from steer_lib.decoding.methods import generate
+from steer_lib.decoding.logits_process import SteerLogitsProcessor
+from steer_lib.decoding.negatives import NegativePool
+
+PROMPTS = ["Hello there, how are", "A much longer prompt about astronomy, stars and the galaxies that", "x",
+           "Hello there, how are"]
+NEGS = ["Is dark matter cold?", "What are black holes made of, and why do they spin?"]
+STEPS = 10
+
+
+def naive_steer(model, tok, prompt, neg_text, gamma, eta, steps, base=None) -> list[int]:
+    p, n, x = tok(prompt)["input_ids"], tok(neg_text)["input_ids"], []
+    ls = lambda logits: torch.log_softmax(logits.float(), -1)  # noqa: E731
+    with torch.no_grad():
+        for _ in range(steps):
+            lf = model(torch.tensor([p + x])).logits[0, -1]
+            if base is None:
+                with model.disable_adapter():
+                    lb = model(torch.tensor([p + x])).logits[0, -1]
+            else:
+                lb = base(torch.tensor([p + x])).logits[0, -1]
+            ln = model(torch.tensor([n + x])).logits[0, -1]
+            x.append(int(((1 + gamma) * ls(lf) - gamma * ls(lb) - eta * ls(ln)).argmax()))
+    return x
+
+
+def varied_tiny(tok, seed=0):
+    """A tiny model whose argmax continuations vary (not one repeated token), so cache bugs show."""
+    m = make_tiny_llama(len(tok), seed=seed)
+    with torch.no_grad():
+        m.model.embed_tokens.weight.mul_(0.2)  # undo most of the fixture's sharpening: less echoing
+    return m
+
+
+@pytest.fixture(scope="module")
+def lora(tokenizer):
+    return add_nonzero_lora(varied_tiny(tokenizer))
+
+
+def test_naive_reference_is_not_degenerate(lora, tokenizer):
+    ids = naive_steer(lora, tokenizer, PROMPTS[1], " ".join(NEGS), 0.5, 0.5, STEPS)
+    assert len(set(ids)) >= 3, "the tiny model repeats one token; exactness tests would prove little"
+
+
+@pytest.mark.parametrize("layout", ["split", "merged"])
+def test_engine_matches_naive_adapter_off_base(lora, tokenizer, layout):
+    out = generate(lora, tokenizer, PROMPTS, gamma=0.5, eta=0.7, negatives=NEGS, top_k=1, max_new_tokens=STEPS,
+                   batch_size=3, layout=layout)
+    ref = [tokenizer.decode(naive_steer(lora, tokenizer, p, " ".join(NEGS), 0.5, 0.7, STEPS),
+                            skip_special_tokens=True) for p in PROMPTS]
+    assert out == ref
+
+
+def test_engine_matches_naive_separate_base(tokenizer):
+    ft, base = varied_tiny(tokenizer, seed=3), varied_tiny(tokenizer, seed=4)
+    out = generate(ft, tokenizer, PROMPTS, gamma=0.4, eta=0.3, negatives=NEGS, top_k=1, max_new_tokens=STEPS,
+                   base_model=base)
+    ref = [tokenizer.decode(naive_steer(ft, tokenizer, p, " ".join(NEGS), 0.4, 0.3, STEPS, base=base),
+                            skip_special_tokens=True) for p in PROMPTS]
+    assert out == ref
+
+
+def test_pool_negatives_match_naive_per_sample(lora, tokenizer):
+    pool = NegativePool(["alpha beta", "gamma delta epsilon", "zeta", "eta theta iota kappa"], k=2, grow=False,
+                        seed=5)
+    out = generate(lora, tokenizer, PROMPTS[:3], gamma=0.3, eta=0.6, negatives=pool, top_k=1,
+                   max_new_tokens=STEPS)
+    draws = [pool.draw(i) for i in range(3)]
+    assert len({tuple(d) for d in draws}) > 1, "samples should draw different negatives"
+    ref = [tokenizer.decode(naive_steer(lora, tokenizer, p, " ".join(d), 0.3, 0.6, STEPS), skip_special_tokens=True)
+           for p, d in zip(PROMPTS[:3], draws)]
+    assert out == ref
+
+
+def test_steer_at_gamma_zero_is_negative_only_sample_for_sample(lora, tokenizer):
+    """The sweep reuses negative_only's set for its γ=0 points: the two must be the same samples."""
+    def pool():
+        return NegativePool(NEGS + ["alpha beta", "gamma delta"], k=2, seed=3)
+    kw = dict(eta=0.6, max_new_tokens=STEPS, batch_size=2, seed=7)
+    steer = generate(lora, tokenizer, PROMPTS, gamma=0.0, negatives=pool(), method="steer", **kw)
+    neg_only = generate(lora, tokenizer, PROMPTS, negatives=pool(), method="negative_only", **kw)
+    assert steer == neg_only and len(set(steer)) > 1
+
+
+def test_gamma_eta_zero_argmax_equals_greedy_generate(lora, tokenizer):
+    out = generate(lora, tokenizer, PROMPTS, gamma=0.0, eta=0.0, top_k=1, max_new_tokens=STEPS)
+    for p, text in zip(PROMPTS, out):
+        ids = torch.tensor([tokenizer(p)["input_ids"]])
+        g = lora.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                          max_new_tokens=STEPS, pad_token_id=tokenizer.pad_token_id)
+        assert text == tokenizer.decode(g[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def test_logits_processor_matches_engine(lora, tokenizer):
+    prompt = PROMPTS[1]
+    ids = torch.tensor([tokenizer(prompt)["input_ids"]])
+    neg = torch.tensor(tokenizer(" ".join(NEGS))["input_ids"])
+    proc = SteerLogitsProcessor(lora, neg, ids.shape[1], gamma=0.5, eta=0.7)
+    g = lora.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=STEPS,
+                      logits_processor=[proc], pad_token_id=tokenizer.pad_token_id)
+    out = generate(lora, tokenizer, [prompt], gamma=0.5, eta=0.7, negatives=NEGS, top_k=1, max_new_tokens=STEPS)
+    assert out[0] == tokenizer.decode(g[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def test_seeds(lora, tokenizer):
+    kw = dict(negatives=NEGS, max_new_tokens=8, top_k=50, batch_size=2)
+    a = generate(lora, tokenizer, PROMPTS, seed=1, **kw)
+    assert a == generate(lora, tokenizer, PROMPTS, seed=1, **kw)
+    assert a != generate(lora, tokenizer, PROMPTS, seed=2, **kw)
+    # the two identical prompts (0 and 3) still get different samples
+    assert a[0] != a[3]
+
+
+def test_stop_strings_and_regex(lora, tokenizer):
+    free = generate(lora, tokenizer, [PROMPTS[1]], eta=0.0, gamma=0.0, top_k=1, max_new_tokens=STEPS)[0]
+    word = free.split()[1]
+    cut = generate(lora, tokenizer, [PROMPTS[1]], eta=0.0, gamma=0.0, top_k=1, max_new_tokens=STEPS,
+                   stop_strings=[word])[0]
+    assert cut.endswith(word) and free.startswith(cut) and len(cut) < len(free)
+    cut_re = generate(lora, tokenizer, [PROMPTS[1]], eta=0.0, gamma=0.0, top_k=1, max_new_tokens=STEPS,
+                      stop_strings=["re:" + word[:2]])[0]
+    assert cut_re.endswith(word[:2]) and free.startswith(cut_re)
+
+
+def test_finished_rows_are_dropped_without_changing_others(lora, tokenizer):
+    """Rows that stop early are compacted away; the other rows' samples must not change."""
+    kw = dict(negatives=NEGS, max_new_tokens=STEPS, top_k=20, seed=3, batch_size=4)
+    free = generate(lora, tokenizer, PROMPTS, **kw)
+    stop = free[2].split()[0]  # ends row 2 right away, maybe others too
+    stopped = generate(lora, tokenizer, PROMPTS, stop_strings=[stop], **kw)
+    for f, s in zip(free, stopped):
+        assert f.startswith(s)
+        if stop not in f:
+            assert f == s
+    assert len(stopped[2]) < len(free[2])
+
+
+@pytest.mark.parametrize("kw, arg", [
+    (dict(gamma=-0.1), "gamma"), (dict(eta=-1.0), "eta"), (dict(top_k=0), "top_k"), (dict(top_p=1.5), "top_p"),
+    (dict(top_p=0.0), "top_p"), (dict(temperature=0.0), "temperature"), (dict(method="greedy"), "method"),
+    (dict(negatives=None), "eta"), (dict(prompts=[]), "prompts"), (dict(method="top_k", gamma=0.5), "gamma"),
+])
+def test_validation_names_argument(lora, tokenizer, kw, arg):
+    args = dict(prompts=["hi"], negatives=NEGS)
+    args.update(kw)
+    with pytest.raises(ValueError, match=arg):
+        generate(lora, tokenizer, **args)
+
+
+def test_plain_model_without_base_warns_and_gamma_cancels(tokenizer):
+    plain = varied_tiny(tokenizer, seed=5)
+    with pytest.warns(UserWarning, match="P_θ = P_φ"):
+        out = generate(plain, tokenizer, PROMPTS[:2], gamma=0.5, eta=0.3, negatives=NEGS, top_k=1,
+                       max_new_tokens=STEPS)
+    assert out == generate(plain, tokenizer, PROMPTS[:2], gamma=0.0, eta=0.3, negatives=NEGS, top_k=1,
+                           max_new_tokens=STEPS)

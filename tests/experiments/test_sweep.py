@@ -1,0 +1,152 @@
+"""The γ×η sweep: YAML/CLI parsing, skipping finished points, recording, failures (no model runs here)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from steer_lib.experiments import pipeline
+from steer_lib.experiments import sweep
+from steer_lib.cli import sweep as sweep_cli
+from steer_lib.experiments import sweep_config
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def fake_notebook(monkeypatch):
+    """Stand-in for papermill running notebook 03: writes the samples and metrics a real run writes."""
+    calls = []
+
+    def execute(notebook, params, out, *, threads=None, timeout=0):
+        calls.append(params)
+        if params["GAMMA"] == 9.0:
+            raise pipeline.PipelineError(f"{notebook} {params} failed")
+        p = sweep._paths(params["TASK"], params["GAMMA"], params["ETA"], params["SEED"], params["PROFILE"],
+                         params["N_SAMPLES"])
+        p["generation"].parent.mkdir(parents=True, exist_ok=True)
+        p["generation"].write_text("".join(json.dumps({"text": f"q{i}?"}) + "\n" for i in range(params["N_SAMPLES"])))
+        p["metrics"].parent.mkdir(parents=True, exist_ok=True)
+        p["metrics"].write_text(json.dumps({"method": "steer", "gamma": params["GAMMA"], "eta": params["ETA"],
+                                            "seed": params["SEED"], "n": params["N_SAMPLES"], "ngram3": 0.5 + params["ETA"],
+                                            "mauve": None if params["ETA"] == 0.6 == params["GAMMA"] else 0.9 - params["GAMMA"],
+                                            "adv_auroc": 0.7, "seconds": {"total": 1.0}}))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("{}")
+
+    monkeypatch.setattr(pipeline, "execute", execute)
+    monkeypatch.setattr(sweep, "validation_scores", lambda task, texts, **kw: {"mauve": 0.5, "n": len(texts)})
+    return calls
+
+
+def test_yaml_file_parses_and_flags_override(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("profile: smoke\ntask: commonsense\ngammas: [0, 0.6]\netas: [0.3]\nseeds: [0, 1]\nn: 4\n")
+    cfg = sweep_config.load_config(f, jobs=2, n=None)
+    assert (cfg.profile, cfg.tasks, cfg.gammas, cfg.etas, cfg.seeds, cfg.n, cfg.jobs) == \
+        ("smoke", ("commonsense",), (0.0, 0.6), (0.3,), (0, 1), 4, 2)
+    assert sweep_config.load_config(f, gammas="0.2,0.4").gammas == (0.2, 0.4)  # CLI strings are coerced
+
+
+@pytest.mark.parametrize("text, message", [("gama: [0]\n", "no setting 'gama'"), ("gammas: [-1]\n", "must not be negative"),
+                                           ("- 1\n", "expected a mapping"), ("tasks: [nope]\n", "nope"),
+                                           ("jobs: 0\n", "jobs=0")])
+def test_yaml_errors_name_the_problem(tmp_path, text, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        sweep_config.load_config(f)
+
+
+def test_shipped_configs_match_the_profiles():
+    from steer_lib import paths
+
+    from steer_lib.experiments.experiment import ExperimentConfig
+
+    for profile in ("smoke", "quick", "paper"):
+        cfg = sweep_config.load_config(paths.root() / "configs" / f"sweep_{profile}.yaml").resolved()
+        exp = ExperimentConfig.for_profile(profile)
+        assert cfg.profile == profile and (cfg.gammas, cfg.etas, cfg.seeds) == (exp.grid_gammas, exp.grid_etas, exp.seeds)
+        assert len(cfg.tasks) == 4
+
+
+def test_sweep_runs_missing_points_only(runs, fake_notebook):
+    df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0], profile="smoke", n=3, log=lambda s: None)
+    assert len(fake_notebook) == 4 and len(df) == 4
+    assert {(r.gamma, r.eta) for r in df.itertuples()} == {(0, 0), (0, 0.6), (0.6, 0), (0.6, 0.6)}
+    assert set(df["status"]) == {"ran"} and (df["n_samples"] == 3).all() and (df["val_n"] == 3).all()
+    rec = json.loads(next((runs / "smoke" / "sweeps" / "hypotheses" / "points").glob("*g0.6_e0_*.json")).read_text())
+    assert rec["metrics"]["mauve"] == pytest.approx(0.3) and rec["seconds"]["notebook"] >= 0 and rec["seed"] == 0
+    assert df["mauve"].isna().sum() == 1  # a NaN metric (stored as null) stays NaN
+    # rerun, with one more seed: only the new seed's points run
+    df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0, 1], profile="smoke", n=3, log=lambda s: None)
+    assert len(fake_notebook) == 8 and len(df) == 8
+    assert sorted(p["SEED"] for p in fake_notebook[4:]) == [1, 1, 1, 1]
+
+
+def test_point_with_existing_metrics_is_recorded_without_running(runs, fake_notebook):
+    params = {"TASK": "hypotheses", "GAMMA": 0.3, "ETA": 0.3, "SEED": 0, "PROFILE": "smoke", "N_SAMPLES": 2}
+    p = sweep._paths("hypotheses", 0.3, 0.3, 0, "smoke", 2)
+    pipeline.execute("03_generate.ipynb", params, p["notebook"])  # as notebook 03 in the pipeline would
+    rec = sweep.run_point("hypotheses", 0.3, 0.3, 0, profile="smoke", n=2)
+    assert rec["status"] == "reused" and len(fake_notebook) == 1
+    assert sweep.run_point("hypotheses", 0.3, 0.3, 0, profile="smoke", n=2)["status"] == "cached"
+
+
+def test_gamma_zero_point_reuses_the_negative_only_set(runs, fake_notebook):
+    from steer_lib.experiments.experiment import generation_path, metrics_path
+
+    gen = generation_path("hypotheses", "negative_only", profile="smoke", eta=0.3, n_samples=2)
+    metrics = metrics_path(gen)
+    for f, text in ((gen, '{"text": "a?"}\n{"text": "b?"}\n'),
+                    (metrics, json.dumps({"method": "negative_only", "eta": 0.3, "ngram3": 0.7}))):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    rec = sweep.run_point("hypotheses", 0.0, 0.3, 0, profile="smoke", n=2)
+    assert rec["status"] == "reused" and not fake_notebook and rec["metrics"]["method"] == "negative_only"
+    assert (rec["gamma"], rec["eta"], rec["n_samples"]) == (0.0, 0.3, 2)
+    sweep.run_point("hypotheses", 0.0, 0.6, 0, profile="smoke", n=2)  # no negative_only set at η=0.6: runs
+    assert [(c["GAMMA"], c["ETA"]) for c in fake_notebook] == [(0.0, 0.6)]
+
+
+def test_failed_point_is_reported_and_others_kept(runs, fake_notebook):
+    with pytest.raises(RuntimeError, match="γ=9 η=0 seed=0"):
+        sweep.run_sweep("hypotheses", [0, 9], [0], [0], profile="smoke", n=2, jobs=2, log=lambda s: None)
+    df = sweep.load_sweep("hypotheses", "smoke")
+    assert df[["gamma", "eta"]].values.tolist() == [[0.0, 0.0]]
+
+
+def test_cli_list_and_bad_flag(runs, fake_notebook, capsys):
+    assert sweep_cli.cli(["--profile", "smoke", "--task", "hypotheses", "--gamma", "0,0.6", "--eta", "0", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("to run") == 2 and "γ=0.6" in out
+    assert sweep_cli.cli(["--profile", "smoke", "--task", "hypotheses", "--eta=-0.5", "--list"]) == 2
+    assert "must not be negative" in capsys.readouterr().err
+
+
+def test_load_sweep_of_nothing_is_empty(runs):
+    df = sweep.load_sweep("commonsense", "smoke")
+    assert df.empty and "mauve" in df.columns
+
+
+def test_second_process_waits_for_a_point_in_progress(runs, fake_notebook, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    p = sweep._paths("hypotheses", 0.0, 0.0, 0, "smoke", 2)
+    p["record"].parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, sys, time
+        f = open({str(p['record']) + '.lock'!r}, "w"); fcntl.flock(f, fcntl.LOCK_EX)
+        print("locked", flush=True); time.sleep(1.5)
+        open({str(p['record'])!r}, "w").write('{{"task": "hypotheses", "status": "ran", "by": "other"}}')
+    """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    rec = sweep.run_point("hypotheses", 0.0, 0.0, 0, profile="smoke", n=2)  # blocks until the other finishes
+    holder.wait()
+    assert rec["by"] == "other" and rec["status"] == "cached" and fake_notebook == []

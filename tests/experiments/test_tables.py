@@ -1,0 +1,188 @@
+"""Tables, Pareto fronts, the selection rule, the generated paragraph and the figures, on hand-made numbers."""
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from steer_lib.experiments import figures as ablation_plots
+from steer_lib.experiments import tables
+from steer_lib.decoding.methods import METHODS
+from steer_lib.experiments.experiment import ExperimentConfig
+from steer_lib.experiments.results import label
+
+matplotlib.use("Agg")
+
+
+def summary(**cols):
+    return pd.DataFrame(cols, index=pd.Index(cols.pop("labels"), name="label"))
+
+
+def test_markdown_bolds_the_best_in_the_right_direction():
+    s = summary(labels=["top_k", "steer γ=0.3 η=0.3"], ngram3=[0.5, 0.8], ngram3_real=[0.9, 0.9],
+                mauve=[0.7, 0.6], adv_auroc=[0.9, 0.8])
+    md = tables.render(s, "md")
+    head, _, top_k, steer = md.strip().splitlines()
+    assert "3-grams (syn) ↑" in head and "adv. AUROC ↓" in head and "3-grams (real) |" in head
+    assert "**0.800**" in steer and "**0.700**" in top_k  # 3-grams: higher; MAUVE: higher
+    assert "**0.800**" in steer.split("|")[-2]  # AUROC: lower is better
+    assert "**0.900**" not in md  # the real-data reference column is never bold
+
+
+def test_sd_shown_with_several_seeds_and_ties_all_bold():
+    s = summary(labels=["a", "b"], mauve=[0.5, 0.5], mauve_sd=[0.01, float("nan")])
+    md = tables.render(s, "md")
+    assert "**0.500 ± 0.010**" in md and "| b | **0.500** |" in md
+
+
+def test_latex_is_escaped_and_bold():
+    s = summary(labels=["top_k", "steer γ=0.3 η=0.6"], mauve=[0.1, 0.2], adv_auroc=[0.9, float("nan")])
+    tex = tables.render(s, "tex", caption="hypotheses & 50% done")
+    assert r"top\_k" in tex and r"steer $\gamma$=0.3 $\eta$=0.6" in tex
+    assert r"\textbf{0.200}" in tex and r"$\downarrow$" in tex and "–" in tex
+    assert r"\caption{hypotheses \& 50\% done}" in tex and tex.count(r"\\") == 3  # header + 2 rows
+    assert tables.latex_escape("a_b#c$d") == r"a\_b\#c\$d"
+    with pytest.raises(ValueError, match="fmt='html'"):
+        tables.render(s, "html")
+
+
+def test_pareto_front_on_hand_made_points():
+    xs = [0.1, 0.2, 0.3, 0.2, 0.05, float("nan"), 0.3]
+    ys = [0.9, 0.8, 0.5, 0.7, 0.95, 1.0, 0.5]
+    assert tables.pareto_front(xs, ys) == [True, True, True, False, True, False, True]  # equal points both stay
+    assert tables.pareto_front([], []) == []
+    with pytest.raises(ValueError, match="2 x values but 1"):
+        tables.pareto_front([1, 2], [1])
+
+
+def test_selection_rule_averages_seeds_and_breaks_ties_by_size():
+    df = pd.DataFrame({"gamma": [0, 0, 0.6, 0.6, 0.3], "eta": [0.6, 0.6, 0, 0, 0], "seed": [0, 1, 0, 1, 0],
+                       "val_mauve": [1.0, 0.2, 0.5, 0.5, 0.6], "ngram3": [0.9, 0.9, 0.9, 0.9, 0.9]})
+    pick = tables.select_point(df)  # (0, 0.6): seed mean 0.6 × 0.9 = 0.54 ties (0.3, 0): smaller γ + η wins
+    assert (pick["gamma"], pick["eta"]) == (0.3, 0.0) and pick["score"] == pytest.approx(0.54)
+    assert "validation" in pick["rule"]
+    with pytest.raises(ValueError, match="val_mauve"):
+        tables.select_point(df.drop(columns="val_mauve"))
+
+
+def test_paragraph_states_front_and_rank_including_when_not():
+    s = summary(labels=["top_k", "nucleus", "steer γ=0.3 η=0.3"], ngram3=[0.5, 0.9, 0.6],
+                mauve=[0.9, 0.8, 0.7], adv_auroc=[0.6, 0.7, 0.9])
+    text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
+    assert "3rd of 3 on MAUVE" in text and "3rd of 3 on adversarial AUROC" in text and "2nd of 3 on normalised 3-grams" in text
+    assert "**not** on the Pareto front of 3-grams vs MAUVE: dominated by nucleus" in text
+    s.loc["steer γ=0.3 η=0.3", "mauve"] = 0.85
+    text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
+    assert "It is on the Pareto front of 3-grams vs MAUVE (with top_k, nucleus)" in text
+    assert "no recorded result" in tables.paragraph("x", s, "steer γ=1 η=1")
+    s.loc["steer γ=0.3 η=0.3", "mauve"] = float("nan")
+    text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
+    assert "front of 3-grams vs MAUVE is undefined" in text and "2nd of 3 on normalised 3-grams" in text
+
+
+# Files are named for the smoke profile's sample size and token cap (e.g. "top_k_n8_t64_s0"); read them from the
+# config so that resizing the smoke profile does not silently empty the tables under test.
+SMOKE = ExperimentConfig.for_profile("smoke")
+SIZE = f"n{SMOKE.n_samples}_t{SMOKE.max_new_tokens}"
+
+
+def write_metric(runs, task, stem, **fields):
+    f = runs / "smoke" / "metrics" / task / f"{stem}.json"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps(fields))
+
+
+@pytest.fixture
+def recorded(tmp_path, monkeypatch):
+    """Fake recorded results for hypotheses at the smoke size: baselines over two seeds, a 2×2 sweep."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("STEER_RUNS", str(runs))
+    monkeypatch.setattr("steer_lib.paths.results_dir", lambda profile: tmp_path / "results" / profile)
+    # The tables follow the profile's method list; these tests exercise all eight methods.
+    monkeypatch.setitem(ExperimentConfig.PROFILES, "smoke", {**ExperimentConfig.PROFILES["smoke"], "methods": METHODS})
+    for seed in (0, 1):
+        for i, m in enumerate(["low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding"]):
+            write_metric(runs, "hypotheses", f"{m}_{SIZE}_s{seed}", method=m, seed=seed, ngram3=0.1 * i + 0.01 * seed,
+                         mauve=0.9 - 0.1 * i, adv_auroc=0.6 + 0.05 * i, validity=1.0, cosine=0.3)
+        write_metric(runs, "hypotheses", f"negative_only_e0.3_k10_{SIZE}_s{seed}", method="negative_only", eta=0.3,
+                     seed=seed, ngram3=0.4, mauve=0.5, adv_auroc=0.8)
+    write_metric(runs, "hypotheses", "top_k_n100_t0_s0", method="top_k", seed=0, ngram3=1.0, mauve=1.0)  # quick-sized: ignored
+    points = runs / "smoke" / "sweeps" / "hypotheses" / "points"
+    points.mkdir(parents=True)
+    for g in (0.0, 0.3, 0.6):
+        for e in (0.0, 0.3, 0.6):
+            m = {"method": "steer", "gamma": g, "eta": e, "seed": 0, "ngram3": 0.5 + e / 2, "mauve": 0.8 - g / 4,
+                 "adv_auroc": 0.7 + g / 10, "mauve_sd": 0.02, "adv_auroc_sd": 0.03}
+            write_metric(runs, "hypotheses", f"steer_g{g:g}_e{e:g}_k10_{SIZE}_s0", **m)
+            (points / f"g{g}_e{e}.json").write_text(json.dumps({
+                "task": "hypotheses", "gamma": g, "eta": e, "seed": 0, "n_samples": 8, "status": "ran",
+                "seconds": {"notebook": 1, "validation": 1}, "metrics": m, "val": {"mauve": 0.9 - g - e / 10}}))
+    return runs
+
+
+def test_task_table_from_recorded_results(recorded):
+    s, info = tables.task_table("hypotheses", "smoke")
+    assert info["selected"]["gamma"] == 0.0 and info["selected"]["eta"] == 0.6  # 0.84 × 0.8 beats the rest
+    assert info["steer_label"] == "steer γ=0 η=0.6" and list(s.index)[-2:] == ["steer γ=0.3 η=0.3", "steer γ=0 η=0.6"]
+    assert s.loc["top_k", "seeds"] == 2 and s.loc["top_k", "ngram3"] == pytest.approx(0.205)
+    assert s.loc["top_k", "ngram3_sd"] == pytest.approx(math.sqrt(0.00005))
+    assert info["missing"] == []
+    md = tables.render(s, "md")
+    assert "**0.900 ± 0.000**" in md  # low_temperature's MAUVE, best over two seeds
+    paths = tables.write_table(s, "table_hypotheses", "smoke", caption="t")
+    assert paths["tex"].read_text().startswith(r"\begin{table}") and paths["md"].is_file()
+    assert paths["md"].parent == recorded.parent / "results" / "smoke"
+    text = tables.paragraph("hypotheses", s, info["steer_label"], grid=info["sweep"])
+    assert "steer γ=0 η=0.6 ranks" in text and "of 8 on MAUVE" in text  # 7 other methods, one STEER row
+    assert "Pareto front of 3-grams vs MAUVE" in text
+
+
+def test_picked_point_comes_from_its_sweep_record(recorded):
+    """The pick's row is the sweep's record of that point, under its STEER name: here a γ=0 point the sweep read from
+    negative_only's set, so no STEER-named metrics file exists for it."""
+    (recorded / "smoke" / "metrics" / "hypotheses" / f"steer_g0_e0.6_k10_{SIZE}_s0.json").unlink()
+    write_metric(recorded, "hypotheses", f"negative_only_e0.6_k10_{SIZE}_s0", method="negative_only", eta=0.6, seed=0,
+                 ngram3=0.77, mauve=0.66, adv_auroc=0.7)
+    point = recorded / "smoke" / "sweeps" / "hypotheses" / "points" / "g0.0_e0.6.json"
+    rec = json.loads(point.read_text())
+    point.write_text(json.dumps({**rec, "status": "reused", "metrics": {**rec["metrics"], "ngram3": 0.77,
+                                                                         "mauve": 0.66, "adv_auroc": 0.7}}))
+    s, info = tables.task_table("hypotheses", "smoke")
+    assert info["steer_label"] == "steer γ=0 η=0.6" and info["missing"] == []
+    assert s.loc["steer γ=0 η=0.6", "ngram3"] == pytest.approx(0.77) and "negative_only η=0.6" not in s.index
+    assert s.loc["steer γ=0 η=0.6", "mauve"] == pytest.approx(0.66)
+
+
+def test_auroc_fallback_and_no_pick_when_validation_scores_are_nan(recorded):
+    for f in (recorded / "smoke" / "sweeps" / "hypotheses" / "points").glob("*.json"):
+        rec = json.loads(f.read_text())
+        f.write_text(json.dumps({**rec, "val": {"mauve": None, "adv_auroc": 0.5 + rec["gamma"] / 2 + rec["eta"] / 4}}))
+    s, info = tables.task_table("hypotheses", "smoke")  # (1 − AUROC) × 3-grams: 0.35 × 0.8 at (0, 0.6) beats 0.25, 0.276
+    assert (info["selected"]["gamma"], info["selected"]["eta"]) == (0.0, 0.6)
+    assert info["selected"]["fidelity"] == "(1 − validation AUROC)"
+    for f in (recorded / "smoke" / "sweeps" / "hypotheses" / "points").glob("*.json"):
+        f.write_text(json.dumps({**json.loads(f.read_text()), "val": {"mauve": None, "adv_auroc": None}}))
+    s, info = tables.task_table("hypotheses", "smoke")
+    assert info["selected"] is None and "NaN" in info["selection_note"] and info["steer_label"] == "steer γ=0.3 η=0.3"
+    assert s.index[-1] == "steer γ=0.3 η=0.3"
+
+
+def test_figures_draw_from_recorded_results(recorded):
+    s, info = tables.task_table("hypotheses", "smoke")
+    fig = ablation_plots.heatmaps(info["sweep"], "hypotheses")
+    assert len(fig.axes) == 6  # three heatmaps and their colour bars
+    assert "sd over k-means seeds" in fig.axes[2].get_title() or "k-means" in " ".join(a.get_title() for a in fig.axes)
+    pts = ablation_plots.pareto_points(info["metrics"], list(s.index), info["sweep"])
+    assert (pts["kind"] == "grid").sum() == 9 and (pts["kind"] == "baseline").sum() == 7  # each STEER point once
+    fig = ablation_plots.pareto_plot(pts, "hypotheses", highlight=info["steer_label"])
+    assert len(fig.axes) == 2 and any("Pareto front" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_grid_stats_uses_seed_spread_when_there_are_seeds():
+    df = pd.DataFrame({"gamma": [0, 0, 0.6, 0.6], "eta": [0, 0, 0, 0], "seed": [0, 1, 0, 1], "mauve": [0.5, 0.7, 0.2, 0.2]})
+    mean, spread, what = ablation_plots.grid_stats(df, "mauve")
+    assert what == "sd over 2 seeds" and mean.loc[0, 0] == pytest.approx(0.6) and spread.loc[0.6, 0] == 0
+    assert label("steer", 0.0, 0.6) == "steer γ=0 η=0.6"

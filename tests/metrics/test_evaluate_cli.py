@@ -1,0 +1,139 @@
+"""``python -m steer_lib evaluate`` / ``evaluate-reference``: input files, bad input, JSON output, resume."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from conftest import bag_of_words
+from steer_lib.metrics import evaluation as metrics
+from steer_lib.metrics import embeddings
+from steer_lib.cli import evaluate as evaluate_cli
+from steer_lib.authors import outputs as reference
+from steer_lib.metrics.embeddings import Embedder
+from steer_lib.metrics.io import InputError, read_texts
+
+
+@pytest.fixture()
+def fake_embedder(monkeypatch):
+    """Route every default embedder to the tiny bag-of-words one (the real one is tested elsewhere)."""
+    fake = Embedder(bag_of_words, cache=False)
+    # metrics binds as_embedder at import, so it is patched there too (imported above, before any patch)
+    monkeypatch.setattr(metrics, "as_embedder", lambda e: fake)
+    monkeypatch.setattr(embeddings, "as_embedder", lambda e: fake)
+    return fake
+
+
+def _strict(line: str) -> dict:
+    def refuse(c):
+        raise AssertionError(f"non-strict JSON constant {c}")
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_read_texts(tmp_path):
+    (tmp_path / "a.txt").write_text("one\n\n two \nthree\n", encoding="utf-8")
+    assert read_texts(tmp_path / "a.txt") == ["one", "two", "three"]
+    (tmp_path / "b.jsonl").write_text('{"text": "x y"}\n\n{"text": "z", "id": 2}\n', encoding="utf-8")
+    assert read_texts(tmp_path / "b.jsonl") == ["x y", "z"]
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("missing.txt", None, "no such file"),
+    ("empty.txt", b"\n  \n", "no examples"),
+    ("latin1.txt", "caf\xe9\n".encode("latin-1"), "not valid UTF-8 (byte 0xe9 at offset 3)"),
+    ("bad.jsonl", b'{"text": "ok"}\n{oops\n', "bad.jsonl:2: not valid JSON"),
+    ("nofield.jsonl", b'{"body": "x"}\n', "nofield.jsonl:1: expected an object with a string field 'text'"),
+    ("data.csv", b"text\nx\n", "unsupported file type '.csv'"),
+])
+def test_read_texts_errors(tmp_path, name, content, message):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_texts(tmp_path / name)
+
+
+def test_cli_json_last_line(tmp_path, capsys, fake_embedder):
+    real = reference.real_set("hypotheses")
+    (tmp_path / "real.txt").write_text("\n".join(real[:80]), encoding="utf-8")
+    (tmp_path / "syn.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in real[100:160]), encoding="utf-8")
+    rc = evaluate_cli.cli(["--real", str(tmp_path / "real.txt"), "--synthetic", str(tmp_path / "syn.jsonl"),
+                           "--task", "hypotheses", "--json", "--mauve-seeds", "1"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    res = _strict(out.strip().splitlines()[-1])
+    assert list(res)[:13] == list(evaluate_cli.JSON_KEYS)
+    assert res["n"] == 60 and res["n_real_in"] == 80 and res["validity"] == 1.0
+    assert "MAUVE is optimistic and noisy" in err
+
+
+def test_cli_nan_is_null_with_a_warning(tmp_path, capsys, fake_embedder):
+    (tmp_path / "r.txt").write_text("a b c d\ne f g h\ni j k l\n", encoding="utf-8")
+    rc = evaluate_cli.cli(["--real", str(tmp_path / "r.txt"), "--synthetic", str(tmp_path / "r.txt"), "--json"])
+    out, err = capsys.readouterr()
+    res = _strict(out.strip().splitlines()[-1])
+    assert rc == 0 and res["mauve"] is None and res["adv_auroc"] is None and "validity" not in res
+    assert "warning: mauve: NaN because" in err and "warning: adv_auroc: NaN because" in err
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    (tmp_path / "ok.txt").write_text("x\n", encoding="utf-8")
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
+    assert evaluate_cli.cli(["--real", str(tmp_path / "ok.txt"), "--synthetic", str(tmp_path / "nope.txt")]) == 2
+    assert "nope.txt: no such file" in capsys.readouterr().err
+    assert evaluate_cli.cli(["--real", str(tmp_path / "bin.txt"), "--synthetic", str(tmp_path / "ok.txt")]) == 2
+    assert "not valid UTF-8" in capsys.readouterr().err
+    assert evaluate_cli.cli(["--real", str(tmp_path / "ok.txt"), "--synthetic", str(tmp_path / "ok.txt"),
+                             "--task", "poems"]) == 2
+    assert "unknown task 'poems'" in capsys.readouterr().err
+
+
+def test_evaluate_reference_all_files_small_n_and_resume(tmp_path, capsys, fake_embedder):
+    out = tmp_path / "ref"
+    assert evaluate_cli.cli_reference(["--n", "20", "--out", str(out), "--mauve-seeds", "1"]) == 0
+    rows = list(csv.DictReader(open(out.with_suffix(".csv"), encoding="utf-8")))
+    assert len(rows) == 17  # 6 hypotheses + 5 comments + 6 commonsense files
+    assert {(r["task"], r["kit_method"]) for r in rows} >= {("comments", "steer"), ("hypotheses", "top_k")}
+    beam = next(r for r in rows if (r["task"], r["method"]) == ("commonsense", "beam"))
+    assert beam["n"] == "8" and beam["mauve"] == "nan" and "MAUVE needs at least 20" in beam["warnings"]
+    data = _strict(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert data["meta"]["n"] == 20 and len(data["rows"]) == 17
+    capsys.readouterr()
+    # a rerun reads every finished row back instead of scoring it again
+    assert evaluate_cli.cli_reference(["--n", "20", "--out", str(out), "--mauve-seeds", "1"]) == 0
+    assert capsys.readouterr().err.count("(cached)") == 17
+
+
+@pytest.mark.slow
+def test_evaluate_reference_real_embedder(tmp_path, monkeypatch, capsys):
+    """The CI-sized run with the real all-MiniLM-L6-v2 (one small file, so it stays quick)."""
+    monkeypatch.setattr(embeddings, "cache_root", lambda: tmp_path / "emb")
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    assert evaluate_cli.cli_reference(["--n", "20", "--tasks", "commonsense", "--methods", "beam"]) == 0
+    rows = _strict((tmp_path / "runs" / "reference" / "falcon-7b-n20.json").read_text(encoding="utf-8"))["rows"]
+    (row,) = rows
+    assert row["embedder"] == "all-MiniLM-L6-v2" and row["n"] == 8
+    assert 0.0 < row["cosine"] < 1.0 and 0.0 <= row["adv_auroc"] <= 1.0 and row["validity"] == 1.0
+    assert len(list((tmp_path / "emb").rglob("*.npy"))) == 16
+
+
+def test_ensure_reference_computes_once_and_prefers_a_larger_run(tmp_path, monkeypatch, fake_embedder):
+    """Notebook 07's path: a missing authors' table is scored at the profile's n; any run at least that large is
+    used as it is; a full run beats every sized one; the kit never picks a smaller run than asked for."""
+    from steer_lib.experiments import results
+
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    folder = tmp_path / "runs" / "reference"
+    assert results.reference_csv(min_n=20) is None
+    logged: list[str] = []
+    src = results.ensure_reference(20, log=logged.append)
+    assert src == folder / "falcon-7b-n20.csv" and len(logged) == 17  # every released (task, method) scored
+    assert results.ensure_reference(20, log=logged.append) == src and len(logged) == 17  # second call: nothing run
+    assert results.ensure_reference(10, log=logged.append) == src  # a larger run serves a smaller ask
+    assert results.reference_csv(min_n=21) is None and results.reference_csv(min_n=0) is None  # 0 = full only
+    assert set(results.load_reference("hypotheses", src)["label"]) >= {"steer", "top_k", "nucleus"}
+    (folder / "falcon-7b-n20-seed1.csv").write_text(src.read_text())  # another seed's run is not a size
+    (folder / "falcon-7b.csv").write_text(src.read_text())
+    assert results.reference_csv(min_n=0) == folder / "falcon-7b.csv" == results.ensure_reference(500)
+    with pytest.raises(ValueError, match="n=-1"):
+        results.ensure_reference(-1)

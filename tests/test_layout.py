@@ -1,0 +1,151 @@
+"""The package layout: one folder per pipeline stage, no import cycles, lower stages never import higher ones.
+
+The import graph is read from the source (every ``import`` and ``from … import``, also those inside functions,
+which run later but still tie two modules together), so a lazy import cannot hide a cycle.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "steer_lib"
+
+# Each stage's rank: a module may import only modules of its own rank or lower.
+LAYERS = {
+    "config": 0, "runtime": 0, "paths": 0, "locks": 0, "plots": 0, "files": 0, "__init__": 0,
+    "data": 1, "models": 2, "finetune": 3, "decoding": 4, "metrics": 5, "authors": 6, "experiments": 7,
+    "downstream": 8, "classroom": 9, "bench": 10, "cli": 11, "__main__": 12,
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """Every steer_lib module ``name`` imports (``import a.b.c`` also runs ``a`` and ``a.b``)."""
+    is_pkg = path.name == "__init__.py"
+    package = name if is_pkg else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
+        for t in targets:
+            parts = t.split(".")
+            for i in range(1, len(parts) + 1):
+                cand = ".".join(parts[:i])
+                if cand not in known or cand == name:
+                    continue
+                if name.startswith(cand + "."):
+                    # one's own package is already being imported; only a name taken from its __init__ counts
+                    if isinstance(node, ast.ImportFrom) and mod == cand and any(
+                            f"{mod}.{a.name}" not in known for a in node.names):
+                        found.add(cand)
+                    continue
+                found.add(cand)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    g = {name: imports(name, path, known) for name, path in mods.items()}
+    # importing a package's module runs the package's __init__ first: not an edge of the module itself
+    for name in g:
+        g[name].discard("steer_lib")
+    return g
+
+
+def stage(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_module_has_a_layer():
+    assert sorted({stage(m) for m in modules()} - set(LAYERS)) == []
+
+
+def test_no_import_cycles():
+    g = graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(g[n]):
+            if state.get(m) == 1:
+                cycle = stack[stack.index(m):] + [m]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(g):
+        if n not in state:
+            visit(n)
+
+
+def test_lower_stages_never_import_higher_ones():
+    bad = [f"{a} -> {b}" for a, deps in graph().items() for b in deps if LAYERS[stage(b)] > LAYERS[stage(a)]]
+    assert bad == []
+
+
+def test_the_graph_sees_lazy_imports():
+    g = graph()
+    assert "steer_lib.finetune.domain_model" in g["steer_lib.decoding.writer"] or \
+        "steer_lib.finetune" in g["steer_lib.decoding.writer"] or "steer_lib.finetune.domain_model" in g["steer_lib.experiments.experiment"]
+    assert "steer_lib.data.tasks" in g["steer_lib.decoding.engine"]
+
+
+def _calls(path: Path, func: str) -> list[int]:
+    return [n.lineno for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == func]
+
+
+def test_only_the_command_line_parses_arguments_or_prints():
+    offenders = []
+    for name, path in modules().items():
+        if stage(name) in ("cli", "__main__"):
+            continue
+        src = path.read_text(encoding="utf-8")
+        if "import argparse" in src:
+            offenders.append(f"{name}: imports argparse")
+        offenders += [f"{name}:{line}: print()" for line in _calls(path, "print")]
+    assert offenders == []
+
+
+def test_each_stage_package_documents_and_exports_its_api():
+    for d in sorted(p for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        init = ast.parse((d / "__init__.py").read_text(encoding="utf-8"))
+        assert ast.get_docstring(init), f"{d.name}/__init__.py has no docstring"
+
+
+def test_top_level_folders_exist_in_a_checkout():
+    root = PKG.parent
+    for folder in ("notebooks", "steer_lib", "data", "figures", "tests"):
+        assert (root / folder).is_dir(), folder
+    for folder in ("data", "figures"):
+        assert (root / folder / "README.md").is_file(), f"{folder}/README.md"
+    for f in ("environment.yml", "README.md"):
+        assert (root / f).is_file(), f
