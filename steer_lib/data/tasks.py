@@ -1,6 +1,7 @@
-"""The three STEER tasks (four variants): prompts, real data, stop rules and parsers.
+"""The tasks: the paper's three (four variants) and any task of yours, each read from a YAML spec file.
 
-A :class:`Task` knows everything task-specific the rest of the kit needs:
+The built-in specs are ``steer_lib/data/task_specs/*.yaml``; ``get_task("path/to/my_task.yaml")`` reads yours
+(fields: :mod:`steer_lib.data.spec`). A :class:`Task` knows everything task-specific the rest of the kit needs:
 
 - the instruction ``prompt`` that every generation starts from, and ``format(text)``
   that puts a real example in the same instruction format for fine-tuning;
@@ -16,25 +17,20 @@ True
 """
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
+from . import spec, validity
 from .download import require
+from .text import find_stop, normalise_whitespace  # noqa: F401 (API)
+from .validity import LETTERS, PARSERS, Parsed  # noqa: F401 (API)
 
 SPLITS = ("train", "val", "test", "all")
 VAL_SEED = 1234  # fixes which real examples are held out for validation, independent of any run seed
-
-
-@dataclass(frozen=True)
-class Parsed:
-    valid: bool
-    fields: dict = field(default_factory=dict)
-    reason: str = ""  # why the text is invalid ("" when valid)
 
 
 @dataclass(frozen=True)
@@ -49,6 +45,7 @@ class Task:
     _parser: Callable[[str], Parsed] = field(repr=False, compare=False)
     label: str | None = None  # "toxic" / "non-toxic" for the comments variants
     val_size: int = 100  # real training examples held out for validation (eval loss, model selection)
+    source: str = ""  # the spec file the task was read from
 
     def format(self, text: str) -> str:
         """A real example in the instruction format used for fine-tuning (``prompt + ' ' + text``)."""
@@ -60,7 +57,7 @@ class Task:
         test pool when it has one (comments, commonsense); ``all`` = train + val."""
         if split not in SPLITS:
             raise ValueError(f"split={split!r} is not one of {SPLITS}")
-        pools = _cached_pools(self.name)
+        pools = _cached_pools(self)
         if split == "test":
             if not pools.get("test"):
                 raise ValueError(f"task {self.name!r} has no test split; use 'val' for held-out examples")
@@ -88,50 +85,7 @@ class Task:
         return self._parser(text)
 
 
-def find_stop(text: str, stop: str) -> tuple[int, int] | None:
-    """(start, end) of the first match of a stop string; ``re:`` prefixes a regular expression."""
-    if stop.startswith("re:"):
-        m = re.search(stop[3:], text)
-        return (m.start(), m.end()) if m else None
-    i = text.find(stop)
-    return (i, i + len(stop)) if i >= 0 else None
-
-
-def normalise_whitespace(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-# ---------------------------------------------------------------- loaders
-def _strip_marker(text: str, marker: str) -> str:
-    i = text.find(marker)
-    return text[i + len(marker):].strip() if i >= 0 else text.strip()
-
-
-def _load_hypotheses() -> dict[str, list[str]]:
-    rows = json.loads(require("astro/hypotheses.json").read_text(encoding="utf-8"))
-    return {"train": [normalise_whitespace(_strip_marker(r["text"], "### Hypothesis:")) for r in rows]}
-
-
-def _read_comments(paths: list[str]) -> list[str]:
-    out: list[str] = []
-    for p in paths:
-        with open(require(p), newline="", encoding="utf-8") as f:
-            out += [normalise_whitespace(r["comment_text"]) for r in csv.DictReader(f)]
-    return [t for t in out if t]
-
-
-def _comments_loader(kind: str, train_parts: str) -> Callable[[], dict[str, list[str]]]:
-    def load() -> dict[str, list[str]]:
-        return {
-            "train": _read_comments([f"jigsaw/train.{p}.{kind}.1k.csv" for p in train_parts]),
-            "test": _read_comments([f"jigsaw/test.{p}.{kind}.200.csv" for p in "abc"]),
-        }
-    return load
-
-
-LETTERS = "ABCDE"
-
-
+# ---------------------------------------------------------------- multiple choice
 def format_csqa(stem: str, options: list[str], key: str) -> str:
     """``{stem} A. {a} B. {b} C. {c} D. {d} E. {e} Answer: {key}``"""
     opts = " ".join(f"{L}. {o}" for L, o in zip(LETTERS, options))
@@ -153,92 +107,102 @@ def csqa_records(relpath: str) -> list[dict]:
     return out
 
 
-def _load_commonsense() -> dict[str, list[str]]:
-    fmt = lambda rs: [format_csqa(r["stem"], r["options"], r["answer"]) for r in rs]  # noqa: E731
-    return {"train": fmt(csqa_records("csqa/train_rand_split.jsonl")),
-            "test": fmt(csqa_records("csqa/dev_rand_split.jsonl"))}
+_POOLS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}  # (name, spec file) -> pools, read once a process
 
 
-@lru_cache(maxsize=None)
-def _cached_pools(name: str) -> dict[str, tuple[str, ...]]:
-    pools = TASKS[name]._loader()
-    return {k: tuple(v) for k, v in pools.items()}
-
-
-# ---------------------------------------------------------------- parsers
-def _parse_hypothesis(text: str) -> Parsed:
-    t = normalise_whitespace(text)
-    if not t:
-        return Parsed(False, reason="empty")
-    if not t.endswith("?"):
-        return Parsed(False, {"question": t}, "does not end with '?' (no complete question)")
-    if len(t.split()) < 4:
-        return Parsed(False, {"question": t}, "fewer than 4 words")
-    return Parsed(True, {"question": t})
-
-
-def _parse_comment(text: str) -> Parsed:
-    t = normalise_whitespace(text)
-    if not t:
-        return Parsed(False, reason="empty")
-    if "### " in t:
-        return Parsed(False, {"comment": t}, "contains an instruction marker '### '")
-    return Parsed(True, {"comment": t})
-
-
-_CSQA_RE = re.compile(
-    r"^(?P<stem>.+)\s+A\.\s*(?P<A>.+?)\s+B\.\s*(?P<B>.+?)\s+C\.\s*(?P<C>.+?)\s+D\.\s*(?P<D>.+?)"
-    r"\s+E\.\s*(?P<E>.+?)\s+Answer:\s*(?P<key>[A-E])\b\.?\s*$",
-    re.S,
-)
-
-
-def _parse_csqa(text: str) -> Parsed:
-    t = normalise_whitespace(text)
-    if not t:
-        return Parsed(False, reason="empty")
-    m = _CSQA_RE.match(t)
-    if not m:
-        for L in LETTERS:
-            if not re.search(rf"(^|\s){L}\.\s", t):
-                return Parsed(False, reason=f"option {L} is missing")
-        if not re.search(r"Answer:\s*[A-E]\b", t):
-            return Parsed(False, reason="no answer key 'Answer: A–E'")
-        return Parsed(False, reason="options are out of order or there is text after the answer key")
-    options = [m.group(L).strip() for L in LETTERS]
-    # 1.3 % of real CSQA rows repeat an option, so a repeat is recorded, not rejected.
-    fields = {"stem": m.group("stem").strip(), "options": options, "answer": m.group("key"),
-              "repeated_option": len({o.lower() for o in options}) < 5}
-    return Parsed(True, fields)
+def _cached_pools(task: Task) -> dict[str, tuple[str, ...]]:
+    key = (task.name, task.source)
+    if key not in _POOLS:
+        _POOLS[key] = {k: tuple(v) for k, v in task._loader().items()}
+    return _POOLS[key]
 
 
 # ---------------------------------------------------------------- registry
-_HYP = "### Instruction: Generate a scientific hypothesis about astronomy in the style of an Arxiv paper.\n ### Hypothesis:"
-_TOX = "### Instruction: Generate a toxic social media comment.\n ### Comment:"
-_NONTOX = "### Instruction: Generate a non-toxic social media comment.\n ### Comment:"
-_CSQA = "### Instruction: Generate a multiple-choice question that relies on common-sense to answer.\n ### Multiple-choice question:"
+def _split_off(texts: list[str], n: int, seed: int) -> tuple[list[str], list[str]]:
+    """``(rest, held_out)``: ``n`` texts held out at positions fixed by ``seed``, order kept in both."""
+    idx = list(range(len(texts)))
+    random.Random(seed).shuffle(idx)
+    out = set(idx[:n])
+    return [t for i, t in enumerate(texts) if i not in out], [t for i, t in enumerate(texts) if i in out]
 
-TASKS: dict[str, Task] = {
-    "hypotheses": Task("hypotheses", _HYP, "### Hypothesis:", 100, ("?", "\n", "###"), True,
-                       _load_hypotheses, _parse_hypothesis),
-    "comments-toxic": Task("comments-toxic", _TOX, "### Comment:", 75, ("\n", "###"), False,
-                           _comments_loader("bad", "abc"), _parse_comment, label="toxic"),
-    "comments-nontoxic": Task("comments-nontoxic", _NONTOX, "### Comment:", 75, ("\n", "###"), False,
-                              _comments_loader("ok", "ab"), _parse_comment, label="non-toxic"),
-    "commonsense": Task("commonsense", _CSQA, "### Multiple-choice question:", 75,
-                        ("re:Answer:\\s*[A-E]\\b", "\n", "###"), True, _load_commonsense, _parse_csqa),
-}
-ALIASES = {"comments": "comments-toxic", "hypothesis": "hypotheses", "csqa": "commonsense",
-           "comments-non-toxic": "comments-nontoxic"}
+
+TEST_SEED = 4321  # fixes which real examples form the test pool of a task whose data has no test split
+
+
+def load_task_spec(path: str | Path) -> Task:
+    """The :class:`Task` a YAML spec file describes (see :mod:`steer_lib.data.spec` for the fields).
+
+    >>> t = load_task_spec(spec.SPEC_DIR / "hypotheses.yaml")
+    >>> t.name, t.max_new_tokens, t.stop_strings
+    ('hypotheses', 100, ('?', '\\n', '###'))
+    """
+    path = Path(path)
+    raw = spec.read_spec(path)
+    where = str(path)
+    sources = {split: spec.parse_source(src, f"{where}: data.{split}") for split, src in raw["data"].items()}
+    test_size = int(raw.get("test_size", 0))
+    if test_size and "test" in sources:
+        raise spec.TaskSpecError(f"{where}: test_size: the data has a test split already; drop one of them")
+    base = path.resolve().parent
+
+    def load() -> dict[str, list[str]]:
+        pools = {split: spec.source_texts(src, base, f"{where}: data.{split}") for split, src in sources.items()}
+        if test_size:
+            if test_size >= len(pools["train"]):
+                raise spec.TaskSpecError(f"{where}: test_size={test_size} leaves no training examples "
+                                         f"of {len(pools['train'])}")
+            pools["train"], pools["test"] = _split_off(pools["train"], test_size, TEST_SEED)
+        return pools
+
+    prompt = str(raw["prompt"])
+    marker = raw.get("answer_marker") or prompt.strip().splitlines()[-1].strip()
+    try:
+        return Task(name=str(raw["name"]), prompt=prompt, answer_marker=str(marker),
+                    max_new_tokens=int(raw.get("max_new_tokens", 75)),
+                    stop_strings=tuple(str(x) for x in raw.get("stop_strings", ("\n", "###"))),
+                    keep_stop=bool(raw.get("keep_stop", False)), _loader=load,
+                    _parser=validity.build_parser(raw.get("validity"), where), label=raw.get("label"),
+                    val_size=int(raw.get("val_size", 100)), source=str(path.resolve()))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, spec.TaskSpecError):
+            raise
+        raise spec.TaskSpecError(f"{where}: {exc}") from None
+
+
+def _builtin() -> tuple[dict[str, Task], dict[str, str]]:
+    tasks, aliases = {}, {}
+    for f in sorted(spec.SPEC_DIR.glob("*.yaml")):
+        t = load_task_spec(f)
+        tasks[t.name] = t
+        aliases.update({a: t.name for a in spec.read_spec(f).get("aliases", [])})
+    return tasks, aliases
+
+
+TASKS, ALIASES = _builtin()
+BUILTIN = tuple(TASKS)  # hypotheses, comments-toxic, comments-nontoxic, commonsense (in file order)
 
 
 def task_names() -> list[str]:
-    return list(TASKS)
+    """The built-in tasks, in the order the pipeline runs them."""
+    return [n for n in ("hypotheses", "comments-toxic", "comments-nontoxic", "commonsense") if n in BUILTIN] + \
+        [n for n in BUILTIN if n not in ("hypotheses", "comments-toxic", "comments-nontoxic", "commonsense")]
+
+
+def is_spec_path(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or ("/" in name and Path(name).is_file())
 
 
 def get_task(name: str) -> Task:
-    """The task called ``name`` (aliases: comments → comments-toxic, csqa → commonsense)."""
+    """The task called ``name`` (aliases: comments → comments-toxic, csqa → commonsense), or the task a YAML
+    spec file describes when ``name`` is a path to one (it is then registered under its own name)."""
+    if is_spec_path(name):
+        t = load_task_spec(name)
+        if t.name in BUILTIN:
+            raise spec.TaskSpecError(f"{name}: name: {t.name!r} is already the name of a built-in task; rename it")
+        TASKS[t.name] = t  # the latest file read under a name wins (a moved or edited spec in the same session)
+        _POOLS.pop((t.name, t.source), None)
+        return t
     key = ALIASES.get(name, name)
     if key not in TASKS:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)} (or a path to a task spec .yaml)")
     return TASKS[key]
