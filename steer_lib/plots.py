@@ -13,9 +13,9 @@ def use_style() -> None:
                          "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "font.size": 10})
 
 
-def savefig(fig, name: str, profile: str) -> Path:
-    """Save ``fig`` as ``figures/<profile>/<name>.png`` and ``.pdf``; return the PNG path."""
-    out = paths.figures_dir(profile)
+def savefig(fig, name: str, profile: str, base_model: str = "") -> Path:
+    """Save ``fig`` as ``figures/<profile>[@<model>]/<name>.png`` and ``.pdf``; return the PNG path."""
+    out = paths.figures_dir(profile, base_model)
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.pdf", bbox_inches="tight")
     png = out / f"{name}.png"

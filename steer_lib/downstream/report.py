@@ -126,14 +126,14 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", chance: float | None = None,
-                 meta: dict | None = None) -> dict[str, Path]:
+                 meta: dict | None = None, base_model: str = "") -> dict[str, Path]:
     """Write the summary (csv, md, json), the per-seed rows and the bar chart; return their paths."""
     import matplotlib.pyplot as plt
 
     from ..plots import savefig
 
     name = f"downstream_{task}{'_' + tag if tag else ''}"
-    out = paths.results_dir(profile)
+    out = paths.results_dir(profile, base_model)
     s = summarise(df)
     written = {"csv": out / f"{name}.csv", "md": out / f"{name}.md", "seeds_csv": out / f"{name}_seeds.csv",
                "json": out / f"{name}.json"}
@@ -142,13 +142,14 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
     notes = "".join(f"\n{k.replace('_', ' ')}: {df.attrs[k]:.3f}\n" for k in ("zero_shot",) if k in df.attrs)
     _atomic_write(written["md"], to_markdown(s) + notes)
     extra = {"rejections": df.attrs.get("rejections", {}), "zero_shot": df.attrs.get("zero_shot"), **(meta or {})}
-    blob = {"task": task, "profile": profile, "tag": tag, **extra, "summary": records(s)}
+    blob = {"task": task, "profile": profile, "base_model": base_model, "tag": tag, **extra, "summary": records(s)}
     _atomic_write(written["json"], json.dumps(blob, indent=1, default=str) + "\n")
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * s["method"].nunique() + 2), 3.6))
     plot(df, ax=ax, chance=chance)
-    ax.set_title(f"Downstream {task}{' (' + tag + ')' if tag else ''}: held-out accuracy, mean ± sd over seeds",
-                 fontsize=9)
-    written["png"] = savefig(fig, f"06_{name}", profile)  # the name notebook 06 saves its figure under
+    model = f", {base_model}" if base_model else ""
+    ax.set_title(f"Downstream {task}{' (' + tag + ')' if tag else ''}{model}: held-out accuracy, mean ± sd over "
+                 "seeds", fontsize=9)
+    written["png"] = savefig(fig, f"06_{name}", profile, base_model)  # the name notebook 06 saves its figure under
     written["pdf"] = written["png"].with_suffix(".pdf")
     plt.close(fig)
     return written

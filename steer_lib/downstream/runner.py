@@ -45,7 +45,7 @@ def check_task(task: str) -> str:
 
 
 def pipeline_synthetic(task: str, methods: list[str], profile: str,
-                       vary_generation: bool = True) -> Callable[[int], dict]:
+                       vary_generation: bool = True, base_model: str = "") -> Callable[[int], dict]:
     """``seed -> synthetic data`` from the generation stage (fine-tunes, generates and caches on demand).
 
     comments: ``{method: {"toxic": comments-toxic samples, "non-toxic": comments-nontoxic samples}}``;
@@ -56,9 +56,9 @@ def pipeline_synthetic(task: str, methods: list[str], profile: str,
     def for_seed(seed: int) -> dict:
         gen_seed = seed if vary_generation else 0
         if task == "commonsense":
-            return {m: synthetic_texts("commonsense", m, profile=profile, seed=gen_seed) for m in methods}
-        return {m: {"toxic": synthetic_texts("comments-toxic", m, profile=profile, seed=gen_seed),
-                    "non-toxic": synthetic_texts("comments-nontoxic", m, profile=profile, seed=gen_seed)}
+            return {m: synthetic_texts("commonsense", m, profile=profile, seed=gen_seed, base_model=base_model) for m in methods}
+        return {m: {"toxic": synthetic_texts("comments-toxic", m, profile=profile, seed=gen_seed, base_model=base_model),
+                    "non-toxic": synthetic_texts("comments-nontoxic", m, profile=profile, seed=gen_seed, base_model=base_model)}
                 for m in methods}
     return for_seed
 
@@ -72,11 +72,12 @@ def run_experiment(task: str, synthetic: Mapping | Callable[[int], Mapping], *, 
 
 def run(task: str, profile: str = "quick", *, methods: list[str] | None = None, reference: bool = False,
         cfg: DownstreamConfig | None = None, embedder: Embedder = None, write: bool = True,
-        vary_generation: bool | None = None) -> tuple[pd.DataFrame, dict[str, Path]]:
+        vary_generation: bool | None = None, base_model: str = "") -> tuple[pd.DataFrame, dict[str, Path]]:
     """The whole stage for one task: synthetic data → per-seed results → files. Returns (rows, paths).
 
     ``reference=True`` uses the authors' released outputs instead of this kit's generations and
-    tags the files ``_reference`` so they never overwrite the kit's own results.
+    tags the files ``_reference`` so they never overwrite the kit's own results. ``base_model``: whose
+    generations to train on ("" = the embedded default), and whose results folder to write.
     """
     task, profile = check_task(task), check_profile(profile)
     cfg = cfg or DownstreamConfig.for_profile(profile)
@@ -88,7 +89,7 @@ def run(task: str, profile: str = "quick", *, methods: list[str] | None = None, 
 
             methods = list(cfg.methods or ExperimentConfig.for_profile(profile).methods)
         vary = (profile == "paper") if vary_generation is None else vary_generation
-        synthetic = pipeline_synthetic(task, list(methods), profile, vary)
+        synthetic = pipeline_synthetic(task, list(methods), profile, vary, base_model)
     df = run_experiment(task, synthetic, cfg=cfg, embedder=embedder)
     meta = {"source": "reference (authors' Falcon-7B outputs)" if reference else "kit generations",
             "config": cfg.to_dict(), "config_hash": cfg.hash()}
@@ -97,5 +98,5 @@ def run(task: str, profile: str = "quick", *, methods: list[str] | None = None, 
         meta["label_counts"] = {m: {c: len(v[c]) for c in CLASSES} for m, v in synthetic.items()}
     df.attrs.update(meta)
     paths = save_outputs(df, task, profile, tag="reference" if reference else "", chance=CHANCE[task],
-                         meta=meta) if write else {}
+                         meta=meta, base_model=base_model) if write else {}
     return df, paths

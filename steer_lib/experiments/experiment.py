@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .. import paths
+from ..models import model_id
 from ..config import Config, check_profile
 from ..data.tasks import get_task
 from ..decoding.methods import METHODS
@@ -41,6 +42,7 @@ class ExperimentConfig(Config):
     mauve_seeds: int = 3  # k-means seeds MAUVE is averaged over
     bootstrap: int = 200  # bootstrap resamples for confidence intervals (0 = off)
     reference_n: int = 0  # texts per side when notebook 07 scores the authors' released outputs (0 = all of them)
+    base_model: str = ""  # "" = the embedded SmolLM2-135M; or any Hugging Face id / local folder (outputs get a folder each)
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         # CI: a handful of samples, just enough to run every stage end to end (64 new tokens: a
@@ -105,7 +107,7 @@ def generation_path(task: str, method: str, *, profile: str, seed: int = 0, gamm
     cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
     t = get_task(task)
     name = tag(method, method_settings(method, cfg, gamma, eta), seed, cfg.n_samples, cfg.max_new_tokens)
-    return paths.runs_dir() / profile / "generations" / t.name / f"{name}.jsonl"
+    return paths.profile_runs_dir(profile, cfg.base_model) / "generations" / t.name / f"{name}.jsonl"
 
 
 def metrics_path(generation: Path) -> Path:
@@ -114,11 +116,11 @@ def metrics_path(generation: Path) -> Path:
 
 
 @lru_cache(maxsize=2)
-def _domain_model(task: str, profile: str):
+def _domain_model(task: str, profile: str, base_model: str = ""):
     """Keep the last loaded P_θ in memory: a notebook asks for several methods in a row."""
     from ..finetune.domain_model import load_domain_model
 
-    return load_domain_model(task, profile)
+    return load_domain_model(task, profile, base=base_model or None)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -141,7 +143,7 @@ def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, ga
     settings = method_settings(method, cfg, gamma, eta)
     if "k_neg" in settings:
         settings["k"] = settings.pop("k_neg")  # generate_file's name for the negatives per sample
-    model, tok = _domain_model(t.name, profile)
+    model, tok = _domain_model(t.name, profile, cfg.base_model)
     generate_file(t.name, method, cfg.n_samples, out, model=model, tokenizer=tok, seed=seed,
                   batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens or t.max_new_tokens,
                   progress=progress, **settings)
@@ -174,6 +176,7 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
     result = evaluate(texts, real_reference(task), task=task, seed=seed, mauve_seeds=cfg.mauve_seeds,
                       bootstrap=cfg.bootstrap)
     result = {"task": get_task(task).name, "method": method, "seed": seed, "profile": profile,
+              "base_model": model_id(cfg.base_model or None),
               **method_settings(method, cfg, gamma, eta), **result}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".tmp{os.getpid()}")

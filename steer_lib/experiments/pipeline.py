@@ -44,8 +44,10 @@ class Job:
 
     @property
     def out(self) -> Path:
-        suffix = "".join(f"__{v}" for k, v in sorted(self.params.items()) if k not in ("PROFILE", "SEED"))
-        return paths.runs_dir() / self.profile / "executed" / f"{Path(self.notebook).stem}{suffix}.ipynb"
+        suffix = "".join(f"__{v}" for k, v in sorted(self.params.items())
+                         if k not in ("PROFILE", "SEED", "BASE_MODEL"))  # the base model names the folder instead
+        folder = paths.profile_runs_dir(self.profile, self.params.get("BASE_MODEL", ""))
+        return folder / "executed" / f"{Path(self.notebook).stem}{suffix}.ipynb"
 
     def stamp(self, library_digest: str) -> str:
         h = hashlib.sha256((NOTEBOOKS_DIR / self.notebook).read_bytes())
@@ -63,13 +65,17 @@ def library_digest() -> str:
     return h.hexdigest()
 
 
-def plan(profile: str, tasks: list[str] | None = None, methods: list[str] | None = None) -> list[list[Job]]:
-    """The notebook jobs as stages: every job in a stage may run in parallel; stages run in order."""
+def plan(profile: str, tasks: list[str] | None = None, methods: list[str] | None = None,
+         base_model: str = "") -> list[list[Job]]:
+    """The notebook jobs as stages: every job in a stage may run in parallel; stages run in order.
+
+    ``base_model`` ("" = the embedded SmolLM2-135M) is injected into every notebook as ``BASE_MODEL``.
+    """
     from .experiment import ExperimentConfig
 
     tasks = list(tasks or task_names())
     methods = list(methods or ExperimentConfig.for_profile(profile).methods)
-    p = {"PROFILE": profile}
+    p = {"PROFILE": profile, "BASE_MODEL": base_model}
     downstream = [d for d in DOWNSTREAM_TASKS if any(t.startswith(d) for t in tasks)]
     return [
         [Job("00_welcome_and_data.ipynb", {**p}, profile)],
@@ -114,7 +120,8 @@ def run_job(job: Job, digest: str, threads: int | None = None, force: bool = Fal
 
 
 def reproduce(profile: str = "quick", tasks: list[str] | None = None, jobs: int = 1, force: bool = False,
-              only: list[str] | None = None, log: Callable[[str], None] = no_log) -> list[tuple[Job, str, float]]:
+              only: list[str] | None = None, log: Callable[[str], None] = no_log,
+              base_model: str = "") -> list[tuple[Job, str, float]]:
     """Run every stage of :func:`plan`; stop at the first failure (with the path of its executed copy).
 
     ``log`` receives a line per notebook as it finishes, and a summary at the end.
@@ -127,7 +134,7 @@ def reproduce(profile: str = "quick", tasks: list[str] | None = None, jobs: int 
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     done: list[tuple[Job, str, float]] = []
     t_all = time.time()
-    for stage in plan(profile, tasks):
+    for stage in plan(profile, tasks, base_model=base_model):
         stage = [j for j in stage if not only or any(j.notebook.startswith(o) for o in only)]
 
         def one(job: Job) -> tuple[Job, str, float]:
@@ -139,5 +146,6 @@ def reproduce(profile: str = "quick", tasks: list[str] | None = None, jobs: int 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             done += list(pool.map(one, stage))  # the first exception propagates after the stage's running jobs end
     log(f"reproduce --profile {profile}: {len(done)} notebooks, {sum(s == 'ran' for _, s, _ in done)} ran, "
-        f"{time.time() - t_all:.0f}s. Figures: {paths.figures_dir(profile)}  tables: {paths.results_dir(profile)}")
+        f"{time.time() - t_all:.0f}s. Figures: {paths.figures_dir(profile, base_model)}  "
+        f"tables: {paths.results_dir(profile, base_model)}")
     return done

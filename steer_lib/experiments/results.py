@@ -38,14 +38,15 @@ def label(method: str, gamma: float | None = None, eta: float | None = None) -> 
     return " ".join(parts)
 
 
-def load_metrics(task: str, profile: str, *, n: int | None = None, max_new_tokens: int | None = None) -> pd.DataFrame:
+def load_metrics(task: str, profile: str, *, n: int | None = None, max_new_tokens: int | None = None,
+                 base_model: str = "") -> pd.DataFrame:
     """Every recorded metrics JSON of ``task`` at ``profile``, at the profile's sample count and length
     (or ``n`` / ``max_new_tokens``); columns: method, gamma, eta, seed, label, the metrics, ``*_ci`` lists."""
     from .experiment import ExperimentConfig
 
     cfg = ExperimentConfig.for_profile(check_profile(profile))
     n, t = n or cfg.n_samples, cfg.max_new_tokens if max_new_tokens is None else max_new_tokens
-    folder = paths.runs_dir() / profile / "metrics" / get_task(task).name
+    folder = paths.profile_runs_dir(profile, base_model) / "metrics" / get_task(task).name
     rows = []
     for f in sorted(folder.glob("*.json")):
         m = TAG_RE.search(f.stem)
@@ -147,7 +148,7 @@ def score_authors_grid(seeds=GRID_SEEDS, *, force: bool = False, log: Callable[[
     return have[have["seed"].isin(list(seeds))].reset_index(drop=True)
 
 
-def load_downstream(profile: str) -> dict[str, pd.DataFrame]:
+def load_downstream(profile: str, base_model: str = "") -> dict[str, pd.DataFrame]:
     """``results/<profile>/downstream_*.csv`` by name (empty when the downstream stage has not run)."""
-    folder = paths.results_dir(check_profile(profile))
+    folder = paths.results_dir(check_profile(profile), base_model)
     return {p.stem: pd.read_csv(p) for p in sorted(folder.glob("downstream_*.csv"))}

@@ -1,7 +1,7 @@
 """``python -m steer_lib sweep``: the γ×η ablation as papermill runs of notebook 03, one per grid point and seed.
 
 Each point is one execution of ``notebooks/03_generate.ipynb`` (parameters injected: PROFILE,
-TASK, METHOD=steer, GAMMA, ETA, SEED, N_SAMPLES), which generates the set and scores it against
+TASK, METHOD=steer, GAMMA, ETA, SEED, N_SAMPLES, BASE_MODEL), which generates the set and scores it against
 the real *training* pool (``experiment.evaluate_method``; the test numbers). The sweep then
 scores the same set against the real *validation* split -- the numbers the reported STEER point
 is chosen by (:func:`steer_lib.tables.select_point`), so that choice never looks at the test
@@ -9,6 +9,8 @@ numbers -- and writes one record per point::
 
     runs/<profile>/sweeps/<task>/points/<tag>.json      grid point, seed, n, every metric, val scores, timings
     runs/<profile>/sweeps/<task>/executed/<tag>.ipynb   the executed notebook (read it when a point fails)
+
+(``runs/<profile>@<model>/…`` for a base model other than the embedded one: :func:`steer_lib.paths.scope`.)
 
 A point whose record exists is skipped; a point whose metrics already exist (notebook 03 ran it
 for the method comparison) is recorded without re-running. ``--jobs J`` runs J notebooks at once
@@ -42,17 +44,20 @@ VAL_KEYS = ("mauve", "mauve_sd", "adv_auroc", "cosine", "ngram3_real", "n")  # k
 
 
 # ------------------------------------------------------------------ where a point lives
-def _paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int) -> dict[str, Path]:
+def _paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int,
+           base_model: str = "") -> dict[str, Path]:
     from .experiment import generation_path, metrics_path
 
-    gen = generation_path(task, "steer", profile=profile, seed=seed, gamma=gamma, eta=eta, n_samples=n)
-    base = paths.runs_dir() / profile / "sweeps" / gen.parent.name
+    gen = generation_path(task, "steer", profile=profile, seed=seed, gamma=gamma, eta=eta, n_samples=n,
+                          base_model=base_model)
+    base = paths.profile_runs_dir(profile, base_model) / "sweeps" / gen.parent.name
     p = {"generation": gen, "metrics": metrics_path(gen),
          "record": base / "points" / f"{gen.stem}.json", "notebook": base / "executed" / f"{gen.stem}.ipynb"}
     if gamma == 0 and eta > 0:
         # STEER at γ=0 *is* negative_only at the same η (same streams, same sampler, same seed: the
         # same samples, tested), so a point the method comparison already made is read, not redone.
-        alt = generation_path(task, "negative_only", profile=profile, seed=seed, eta=eta, n_samples=n)
+        alt = generation_path(task, "negative_only", profile=profile, seed=seed, eta=eta, n_samples=n,
+                              base_model=base_model)
         if metrics_path(alt).is_file() and not p["metrics"].is_file():
             p.update(generation=alt, metrics=metrics_path(alt))
     return p
@@ -88,23 +93,24 @@ _SCORE_LOCK = threading.Lock()  # validation scoring runs in this process: one p
 
 
 def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
-              threads: int | None = None) -> dict[str, Any]:
+              threads: int | None = None, base_model: str = "") -> dict[str, Any]:
     """Run (or reuse) one grid point and return its record; the record's ``status`` says which.
 
     A lock file beside the record makes a second process asking for the same point wait for the first.
     """
-    p = _paths(task, gamma, eta, seed, profile, n)
+    p = _paths(task, gamma, eta, seed, profile, n, base_model)
     if p["record"].is_file():
         return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
     with file_lock(p["record"]):
         # Two sweeps of the same point: the second waits here, then reuses the record.
         if p["record"].is_file():
             return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
-        return _run_point_locked(task, gamma, eta, seed, profile=profile, n=n, threads=threads, p=p)
+        return _run_point_locked(task, gamma, eta, seed, profile=profile, n=n, threads=threads, p=p,
+                                 base_model=base_model)
 
 
 def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
-                      threads: int | None, p: dict[str, Path]) -> dict[str, Any]:
+                      threads: int | None, p: dict[str, Path], base_model: str = "") -> dict[str, Any]:
     from . import pipeline
     from .experiment import ExperimentConfig, read_jsonl
 
@@ -112,7 +118,7 @@ def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile
     status = "reused"  # notebook 03 already made and scored this set (e.g. the method-comparison point)
     if not p["metrics"].is_file():
         params = {"PROFILE": profile, "TASK": get_task(task).name, "METHOD": "steer", "GAMMA": float(gamma),
-                  "ETA": float(eta), "SEED": int(seed), "N_SAMPLES": int(n)}
+                  "ETA": float(eta), "SEED": int(seed), "N_SAMPLES": int(n), "BASE_MODEL": base_model}
         pipeline.execute(NOTEBOOK, params, p["notebook"], threads=threads)
         status = "ran"
     t_nb = time.time() - t0
@@ -122,7 +128,8 @@ def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile
     with _SCORE_LOCK:
         val = validation_scores(task, texts, seed=seed,
                                 mauve_seeds=ExperimentConfig.for_profile(profile).mauve_seeds)
-    record = {"task": get_task(task).name, "profile": profile, "gamma": float(gamma), "eta": float(eta),
+    record = {"task": get_task(task).name, "profile": profile, "base_model": base_model, "gamma": float(gamma),
+              "eta": float(eta),
               "seed": int(seed), "n_samples": len(texts), "status": status,
               "seconds": {"notebook": round(t_nb, 1), "validation": round(time.time() - t1, 1),
                           "metrics": (metrics.get("seconds") or {}).get("total")},
@@ -142,7 +149,7 @@ def grid_points(gammas, etas, seeds) -> list[tuple[float, float, int]]:
 
 
 def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = None, jobs: int = 1,
-              log: Callable[[str], None] = no_log) -> "pd.DataFrame":
+              log: Callable[[str], None] = no_log, base_model: str = "") -> "pd.DataFrame":
     """Run every missing (γ, η, seed) of ``task``; return :func:`load_sweep`'s table of the whole grid.
 
     Points that fail are reported together at the end (``RuntimeError``), after the others finished.
@@ -161,7 +168,7 @@ def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = N
     def one(pt: tuple[float, float, int]) -> None:
         g, e, s = pt
         try:
-            rec = run_point(task, g, e, s, profile=profile, n=n_eff, threads=threads)
+            rec = run_point(task, g, e, s, profile=profile, n=n_eff, threads=threads, base_model=base_model)
         except Exception as exc:  # keep going: one bad point must not lose the others' work
             failures.append(f"γ={g:g} η={e:g} seed={s}: {exc}")
             log(f"[{time.time() - t_all:6.0f}s] FAILED {task} γ={g:g} η={e:g} seed={s}")
@@ -176,7 +183,7 @@ def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = N
     log(f"sweep {task} ({profile}): {len(points)} points, {len(failures)} failed, {time.time() - t_all:.0f}s wall")
     if failures:
         raise RuntimeError(f"{len(failures)} sweep point(s) failed:\n" + "\n".join(failures))
-    return load_sweep(task, profile, n=n_eff)
+    return load_sweep(task, profile, n=n_eff, base_model=base_model)
 
 
 SCALAR_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
@@ -184,14 +191,14 @@ SCALAR_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cos
                "mean_length", "duplicate_rate")
 
 
-def load_sweep(task: str, profile: str, n: int | None = None) -> "pd.DataFrame":
+def load_sweep(task: str, profile: str, n: int | None = None, base_model: str = "") -> "pd.DataFrame":
     """Every recorded point of ``task`` (one row per γ, η, seed): metrics, ``val_*`` scores, seconds.
 
     ``n``: only points of that sample count (default: every recorded point).
     """
     import pandas as pd
 
-    folder = paths.runs_dir() / check_profile(profile) / "sweeps" / get_task(task).name / "points"
+    folder = paths.profile_runs_dir(check_profile(profile), base_model) / "sweeps" / get_task(task).name / "points"
     rows = []
     for f in sorted(folder.glob("*.json")):
         r = json.loads(f.read_text(encoding="utf-8"))

@@ -192,7 +192,7 @@ def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.Da
     return text
 
 
-def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
+def task_table(task: str, profile: str, base_model: str = "") -> tuple[pd.DataFrame, dict]:
     """The method table of one task from recorded results, and what it was built from.
 
     Rows: every baseline at its preset, ``negative_only`` and ``steer`` at the method-comparison
@@ -206,7 +206,8 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
     from .sweep import load_sweep
 
     cfg = ExperimentConfig.for_profile(profile)
-    metrics, sweep = load_metrics(task, profile), load_sweep(task, profile, n=cfg.n_samples)
+    metrics = load_metrics(task, profile, base_model=base_model)
+    sweep = load_sweep(task, profile, n=cfg.n_samples, base_model=base_model)
     wanted = [label(m, cfg.gamma if m == "steer" else None, cfg.eta if m in ("steer", "negative_only") else None)
               for m in cfg.methods]
     selected, note = None, "no sweep recorded yet"
@@ -233,12 +234,12 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
                      "missing": [w for w in wanted if w not in summary.index]}
 
 
-def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str) -> dict:
+def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str, base_model: str = "") -> dict:
     """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths."""
     from ..files import write_atomic
     from ..paths import results_dir
 
-    out = {fmt: results_dir(profile) / f"{stem}.{fmt}" for fmt in ("md", "tex")}
+    out = {fmt: results_dir(profile, base_model) / f"{stem}.{fmt}" for fmt in ("md", "tex")}
     for fmt, path in out.items():
         write_atomic(path, render(summary, fmt, caption=caption))
     return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -39,8 +38,7 @@ def model_slug(model_id: str) -> str:
     """A folder name for a model id: hub-style ids keep their name; paths get name + hash."""
     if model_id in (DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
         return DEFAULT_EMBEDDER
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model_id.rstrip("/")).name).strip("-") or "model"
-    return f"{base}-{hashlib.sha256(model_id.encode()).hexdigest()[:8]}"
+    return paths.slug(model_id)
 
 
 def cache_root() -> Path:
