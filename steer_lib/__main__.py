@@ -12,6 +12,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "data": ("steer_lib.cli.data", "cli", "fetch / verify the real data (checksummed)"),
     "finetune": ("steer_lib.cli.finetune", "cli", "fine-tune the domain model P_θ for a task (LoRA), cached"),
     "generate": ("steer_lib.cli.generate", "cli", "generate synthetic samples to JSONL (resumable)"),
+    "launch": ("steer_lib.cli.launch", "cli", "torchrun for a kit command: launch --nproc_per_node N generate ..."),
     "bench": ("steer_lib.cli.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
     "bench-metrics": ("steer_lib.cli.bench_metrics", "cli", "metrics benchmark: 1,000 vs 1,000 texts, cold and warm cache"),
     "evaluate": ("steer_lib.cli.evaluate", "cli", "score a synthetic set against a real set"),
@@ -25,6 +26,8 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `python -m steer_lib -- generate …`: the form torchrun needs (see the README)
+        argv = argv[1:]
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m steer_lib <command> [options]\n\ncommands:")
         for name, (_, _, help_) in COMMANDS.items():

@@ -82,14 +82,50 @@ def convert_gguf(gguf: Path, out: Path | None = None) -> Path:
     return out
 
 
+class ModelNotFoundError(FileNotFoundError):
+    """A model named by path or hub id that is not there (or not downloadable); the message says how to fix it."""
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _looks_like_path(name: str) -> bool:
+    """A name that cannot be a hub id (``name`` or ``org/name``): absolute, ``./``, ``~``, several folders."""
+    return (os.path.isabs(name) or name.startswith(("./", "../", "~", ".\\")) or name in (".", "..")
+            or name.count("/") > 1 or name.endswith("/") or "\\" in name)
+
+
 def resolve_base(name_or_path: str | None = None) -> str:
-    """Where the base model's files are: the converted default, a local folder, or a hub id."""
+    """Where the base model's files are: the converted default, a local folder, or a hub id.
+
+    Raises :class:`ModelNotFoundError` for a path that does not exist, and for a hub id that is not
+    cached while ``HF_HUB_OFFLINE=1`` forbids downloading it.
+    """
     if name_or_path in (None, "", DEFAULT_BASE):
         return str(convert_gguf(default_gguf()))
     p = Path(name_or_path).expanduser()
     if p.suffix == ".gguf" and p.is_file():
         return str(convert_gguf(p))
-    return str(p) if p.exists() else name_or_path
+    if p.exists():
+        return str(p)
+    if _looks_like_path(str(name_or_path)):
+        raise ModelNotFoundError(f"model folder {str(name_or_path)!r} does not exist ({p.absolute()}); "
+                                 "pass an existing folder (a saved model or adapter) or a Hugging Face model id")
+    if _offline():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(str(name_or_path), "config.json")
+        except ValueError:  # not a valid repo id either
+            cached = None
+        if not isinstance(cached, str):
+            raise ModelNotFoundError(
+                f"model {str(name_or_path)!r} is neither a local folder ({p.absolute()} does not exist) nor a "
+                "Hugging Face model in the local cache, and HF_HUB_OFFLINE=1 forbids downloading it; pass an "
+                "existing folder, or download it once with HF_HUB_OFFLINE=0 (then it is cached)")
+    return str(name_or_path)
 
 
 def load_tokenizer(name_or_path: str | None = None):

@@ -3,6 +3,16 @@
     python -m steer_lib generate --task T --method steer --n 100 --profile quick [--gamma G --eta E] [--out FILE]
 
 The writer is :func:`steer_lib.decoding.generate_file`; see its module for the resume guarantees.
+Over several processes (one file, byte-identical to one process with the same --batch-size)::
+
+    accelerate launch --multi_gpu --num_processes 2 -m steer_lib generate --task T --n 100 ...
+    torchrun --nproc_per_node 2 -m steer_lib -- generate --task T --n 100 ...   # `--`: see below
+    python -m steer_lib launch --nproc_per_node 2 generate --task T --n 100 ...  # torchrun, no `--` needed
+
+torchrun's own parser expands abbreviations of its options over the whole command line, so
+without ``--`` it takes ``--n`` for one of ``--nnodes``/``--nproc-per-node``/… and stops
+("ambiguous option"); after ``--`` it passes everything on. ``python -m steer_lib -- generate …``
+works too, so one command line serves one process and torchrun alike.
 """
 from __future__ import annotations
 
@@ -14,7 +24,8 @@ from pathlib import Path
 from .. import paths
 from ..data.tasks import get_task
 from ..decoding.methods import METHODS, resolve_params
-from ..decoding.writer import default_tag, generate_file
+from ..decoding import distributed
+from ..decoding.writer import ResumeError, default_tag, generate_file
 
 
 def load_models(args) -> tuple:
@@ -56,6 +67,8 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", help="use the cached domain model of this fine-tuning profile (trains if missing)")
     ap.add_argument("--device", default="auto"), ap.add_argument("--out", help="output JSONL (default under runs/)")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--strict", action="store_true",
+                    help="refuse to resume a file damaged in the middle (default: warn and regenerate from there)")
     args = ap.parse_args(argv)
     try:
         task = get_task(args.task)
@@ -68,13 +81,25 @@ def cli(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else (paths.runs_dir() / (args.profile or "custom") / "generations"
                                               / task.name / f"{tag}.jsonl")
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if distributed.is_main():
+            print(f"error: {e}", file=sys.stderr)
         return 2
+    from ..models import ModelNotFoundError
     from ..runtime import configure_threads
+
     configure_threads()
-    model, tok, base, mid, bid = load_models(args)
-    generate_file(task, args.method, args.n, out, model=model, tokenizer=tok, base_model=base, seed=args.seed,
-                  batch_size=args.batch_size, model_id=mid, base_model_id=bid, progress=not args.no_progress,
-                  k=args.k, grow=not args.no_grow, **params)
-    print(out)
+    args.device = distributed.device_for_rank(args.device)  # several processes on one machine: one GPU each
+    try:
+        model, tok, base, mid, bid = load_models(args)
+        generate_file(task, args.method, args.n, out, model=model, tokenizer=tok, base_model=base, seed=args.seed,
+                      batch_size=args.batch_size, model_id=mid, base_model_id=bid, progress=not args.no_progress,
+                      strict=args.strict, k=args.k, grow=not args.no_grow, **params)
+    except (ResumeError, ModelNotFoundError) as e:
+        if distributed.is_main():  # every rank fails the same way; one line is enough
+            print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.teardown()
+    if distributed.is_main():
+        print(out)
     return 0

@@ -21,6 +21,7 @@ overrides it. γ/η apply to ``steer``/``negative_only`` only (other values are 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
 from typing import Sequence
@@ -92,7 +93,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
              top_p: float | None = None, temperature: float = 1.0, max_new_tokens: int = 64,
              stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
              progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
-             ignore_eos: bool = False, layout: str = "split") -> list[str]:
+             ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None) -> list[str]:
     """Continue each prompt; return the continuation texts (special tokens skipped).
 
     ``negatives``: a :class:`NegativePool` (each sample draws its own k; finished samples join
@@ -102,6 +103,12 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     separate model; by default the PEFT model with its adapter off. ``batch_offset``: index
     of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from (seed, i)).
     ``ignore_eos`` forces ``max_new_tokens`` (benchmarks); ``layout`` see :mod:`steer_lib.decoding.engine`.
+
+    ``rows=(a, b)`` (sharded generation, :mod:`steer_lib.decoding.distributed`): ``prompts`` are
+    the whole batch ``batch_offset`` and only its rows ``a..b-1`` are decoded, each with exactly
+    the random draws and negatives it gets when the whole batch runs in one process, so the
+    texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
+    rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
     """
     p = resolve_params(method, gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature)
     prompts = list(prompts) if not isinstance(prompts, str) else [prompts]
@@ -123,6 +130,11 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
             needs_base = False
     stops = tuple(stop_strings or ())
     eos = eos_ids(model, tokenizer)
+    if rows is not None:
+        return _generate_rows(model, tokenizer, prompts, rows, method=method, p=p, negatives=negatives,
+                              base_model=base_model, needs_base=needs_base, seed=seed, batch_size=batch_size,
+                              batch_index=batch_offset, max_new_tokens=max_new_tokens, stops=stops, eos=eos,
+                              max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos, layout=layout)
     bar = _progress(len(prompts)) if progress else None
     out: list[str] = []
     for b0 in range(0, len(prompts), batch_size):
@@ -152,6 +164,66 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     if bar is not None:
         bar.close()
     return out
+
+
+SHARDABLE = tuple(m for m in METHODS if m not in ("beam", "contrastive_search"))  # the methods of the engine
+
+
+def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, base_model, needs_base, seed,
+                   batch_size, batch_index, max_new_tokens, stops, eos, max_negative_tokens, ignore_eos,
+                   layout) -> list[str]:
+    """Rows ``a..b-1`` of one batch, identical to the same rows of the whole batch run at once.
+
+    The engine draws one uniform per row per step from the batch generator; here the scorer
+    draws the whole batch's uniforms from the same (seed, batch) generator and keeps its own
+    rows, and sample ``i``'s negatives come from ``pool.draw(i)`` as always. That needs the
+    engine's row order to stay fixed, so its compaction of finished rows is off for this call
+    (finished rows are computed and ignored until the shard ends: the price of sharding).
+    """
+    a, b = rows
+    if method not in SHARDABLE:
+        raise ValueError(f"rows= needs one of {SHARDABLE}; {method!r} does not run in the engine")
+    if len(prompts) > batch_size or not 0 <= a <= b <= len(prompts):
+        raise ValueError(f"rows={rows!r} must lie within one batch of {len(prompts)} prompt(s) "
+                         f"(batch_size={batch_size})")
+    if a == b:
+        return []
+    first_sample = batch_index * batch_size + a
+    streams = _streams(model, tokenizer, prompts[a:b], base_model, needs_base, p["eta"] > 0, negatives,
+                       first_sample, max_negative_tokens)
+    scorer = _RowsOfBatch(_score_fn(method, p), batch_generator(seed, batch_index), len(prompts), a, b)
+    with _no_compaction():
+        return engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
+                          generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
+                          greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
+                          layout=layout)
+
+
+class _RowsOfBatch:
+    """A scorer that samples rows ``a..b-1`` with the whole batch's uniforms (drawn as the engine draws them)."""
+
+    def __init__(self, scorer, generator: torch.Generator, n_batch: int, a: int, b: int):
+        self.scorer, self.generator, self.n_batch, self.a, self.b = scorer, generator, n_batch, a, b
+
+    def __call__(self, by_stream):
+        return self.scorer(by_stream)
+
+    def sample(self, by_stream, uniforms: torch.Tensor, greedy: bool) -> torch.Tensor:
+        u = torch.rand(self.n_batch, generator=self.generator)[self.a:self.b]  # = engine.run's draw for the batch
+        if len(uniforms) != len(u):
+            raise RuntimeError(f"the engine decoded {len(uniforms)} rows where {len(u)} were given: it compacted "
+                               "finished rows, so rows= can no longer match a one-process run")
+        return self.scorer.sample(by_stream, u, greedy)
+
+
+@contextlib.contextmanager
+def _no_compaction():
+    saved = engine.COMPACT_FRACTION
+    engine.COMPACT_FRACTION = float("inf")  # never drop finished rows: row j stays sample a+j
+    try:
+        yield
+    finally:
+        engine.COMPACT_FRACTION = saved
 
 
 def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negatives, first_sample, max_neg):

@@ -12,47 +12,107 @@ records already written are kept, a torn last batch is cut off, the negative poo
 from the samples written so far, and generation continues at the next batch. Every batch's
 randomness comes from (seed, batch index) and every sample's negatives from (seed, sample
 index), so an interrupted-and-resumed file is byte-identical to an uninterrupted one.
+
+Damage is never silent: a line in the *middle* of the file that is not a whole record (a torn
+last batch is normal and is redone quietly) makes the resume warn, naming the file, the line
+and how many records it regenerates; with ``strict=True`` (``--strict``, and always under the
+pipeline) it refuses instead (:class:`ResumeError`, as it does for a file of other settings).
+
+Sharded (``torchrun`` / ``accelerate launch``, :mod:`steer_lib.decoding.distributed`): every
+global batch is split over the ranks, each rank decodes its rows with the draws and negatives
+they get on one process, the finished texts are gathered in sample order and added to every
+rank's pool, and rank 0 alone holds the lock, reads the file (broadcasting what it kept) and
+writes each batch once all its rows are back. So the file is byte-identical to a one-process
+run with the same arguments and batch size, resumes the same way, and a rank that dies
+mid-batch leaves it at the last whole batch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
 from ..data.tasks import Task, get_task
 from ..locks import file_lock
-from .methods import generate, resolve_params
+from . import distributed
+from .methods import SHARDABLE, generate, resolve_params
 from .negatives import NegativePool
 
 RUN_KEYS = ("task", "method", "params", "seed", "model", "base_model")  # must match to resume a file
 
 
-def _read_done(out: Path, batch_size: int, n: int) -> tuple[list[dict], list[dict], int]:
-    """``(all complete records, records to keep, byte length of those kept)`` of ``out``.
+class ResumeError(ValueError):
+    """An existing generations file cannot be resumed as asked (other settings, or damage under ``strict``)."""
 
-    Records of a batch that did not finish writing (torn line, partial batch) are not kept.
 
-    A short final batch is kept only when it completes the ``n`` asked for: asking for more
+@dataclass
+class _Scan:
+    found: list[dict]  # the whole records before the first bad line
+    keep: int  # how many of them are kept (whole batches, or the n asked for)
+    size: int  # byte length of the kept records
+    lines: int  # lines in the file (a torn last line counts)
+    damage: tuple[int, str] | None  # (1-based line, what is wrong) of a bad line that is not a torn last line
+
+
+def _scan(out: Path, batch_size: int, n: int) -> _Scan:
+    """What of ``out`` a resume keeps: whole batches of whole, in-order records before the first bad line.
+
+    A last line without its newline is a torn write (the batch in flight when a run was killed):
+    it is redone without comment. Any other bad line (not JSON, not a record, out of order) is
+    damage. A short final batch is kept only when it completes the ``n`` asked for: asking for more
     later redoes it at full batch size, exactly as a fresh run with the larger ``n`` would.
     """
     if not out.exists():
-        return [], [], 0
-    records, ends = [], [0]  # ends[i] = byte offset after record i-1
+        return _Scan([], 0, 0, 0, None)
     with open(out, "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-            ends.append(ends[-1] + len(line))
+        lines = list(f)  # split at b"\n" only
+    records, ends, damage = [], [0], None  # ends[i] = byte offset after record i-1
+    for i, line in enumerate(lines):
+        if not line.endswith(b"\n"):
+            break  # only the last line can lack its newline: a torn write
+        try:
+            rec = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            damage = (i + 1, "not a JSON record")
+            break
+        if not isinstance(rec, dict) or rec.get("index") != i:
+            got = rec.get("index") if isinstance(rec, dict) else type(rec).__name__
+            damage = (i + 1, f"record index {got!r} where {i} was expected")
+            break
+        records.append(rec)
+        ends.append(ends[-1] + len(line))
     whole = len(records) - len(records) % batch_size  # a batch that did not finish writing is redone
     if len(records) == n:
         whole = n
-    return records, records[:whole], ends[whole]
+    return _Scan(records, whole, ends[whole], len(lines), damage)
+
+
+def _check_resumable(out: Path, scan: _Scan, run: dict, n: int, batch_size: int, strict: bool) -> None:
+    """Refuse a file of other settings (and, with ``strict``, a damaged one); warn about damage otherwise."""
+    for r in scan.found[:1]:  # check before touching the file: never cut someone else's records
+        diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
+        if diff:
+            raise ResumeError(f"{out} was written with different settings ({', '.join(diff)}: "
+                              f"{ {key: r.get(key) for key in diff} } vs { {key: run[key] for key in diff} }); "
+                              "pass another out= (--out) or delete the file")
+    if scan.damage is None:
+        return
+    line, what = scan.damage
+    dropped = scan.lines - scan.keep
+    redone = max(0, min(n, scan.lines) - scan.keep)
+    where = (f"{out}: line {line} of {scan.lines} is damaged ({what}), and it is not a torn last batch "
+             f"({scan.lines - line} line(s) follow it)")
+    cut = (f"resuming cuts the file to its first {scan.keep} record(s) (the whole batches of {batch_size} before "
+           f"the damage), dropping {dropped} line(s), and regenerates {redone} record(s) that were in it")
+    if strict:
+        raise ResumeError(f"{where}; refusing to resume (strict), since {cut}. Repair or move the file, or rerun "
+                          "without strict (--strict) to regenerate them")
+    warnings.warn(f"{where}; {cut}", stacklevel=5)
 
 
 def _truncate(out: Path, size: int) -> None:
@@ -67,7 +127,7 @@ def _truncate(out: Path, size: int) -> None:
 def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, model, tokenizer, base_model=None,
                   seed: int = 0, batch_size: int = 16, negatives_pool_texts: Sequence[str] | None = None,
                   model_id: str | None = None, base_model_id: str | None = None, progress: bool = True,
-                  **params) -> Path:
+                  strict: bool = False, **params) -> Path:
     """Generate ``n`` samples of ``task`` with ``method`` into ``out`` (JSONL), resuming if it exists.
 
     ``params``: ``gamma``, ``eta``, ``top_k``, ``top_p``, ``temperature`` (see
@@ -79,6 +139,11 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     Each record: ``index, text`` (= ``task.clean(raw)``), ``raw``, ``valid``, ``fields``,
     ``reason``, ``task, method, params`` (all effective settings), ``seed, model, base_model,
     kit_version``. Returns ``out``.
+
+    Resuming a file of other settings raises :class:`ResumeError`; so does a damaged one with
+    ``strict=True`` (without it: a warning, and the records from the damage on are regenerated).
+    Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE > 1``) every rank calls this with the
+    same arguments; see the module docstring.
     """
     task = get_task(task) if isinstance(task, str) else task
     if not isinstance(n, int) or n < 0:
@@ -101,31 +166,47 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
            "model": model_id or _name(model),
            "base_model": base_model_id or (_name(base_model) if base_model else None)}
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(out):  # a second writer of the same set waits here, then resumes after the first
+    rank, world = distributed.setup()
+    if rank == 0:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    # Rank 0 alone holds the lock (a second job writing the same set waits on it) and reads the file;
+    # the other ranks wait for what it broadcasts. One flock per rank would deadlock them on one machine.
+    with file_lock(out) if rank == 0 else contextlib.nullcontext():
         _generate_locked(task, method, n, out, run=run, eff=eff, k=k, grow=grow, max_new=max_new, max_neg=max_neg,
                          batch_size=batch_size, model=model, tokenizer=tokenizer, base_model=base_model, seed=seed,
-                         negatives_pool_texts=negatives_pool_texts, progress=progress)
+                         negatives_pool_texts=negatives_pool_texts, progress=progress and rank == 0,
+                         strict=strict, rank=rank, world=world)
+    distributed.barrier()  # every rank returns once the file is complete
     return out
+
+
+def _resume_point(out: Path, *, run: dict, n: int, batch_size: int, strict: bool, rank: int) -> list[str]:
+    """The raw texts of the records kept (rank 0 reads, checks and cuts the file; every rank gets them)."""
+    kept, error = None, None
+    if rank == 0:
+        try:
+            scan = _scan(out, batch_size, n)
+            _check_resumable(out, scan, run, n, batch_size, strict)
+            _truncate(out, scan.size)
+            kept = [r["raw"] for r in scan.found[:scan.keep]]
+        except Exception as exc:  # every rank raises it, so none waits for batches that never come
+            error = exc
+    kept, error = distributed.broadcast((kept, error))
+    if error is not None:
+        raise error
+    return kept
 
 
 def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, eff: dict, k: int, grow: bool,
                      max_new: int, max_neg: int, batch_size: int, model, tokenizer, base_model, seed: int,
-                     negatives_pool_texts, progress: bool) -> None:
+                     negatives_pool_texts, progress: bool, strict: bool, rank: int, world: int) -> None:
     uses_neg = eff["eta"] > 0
-    found, done, size = _read_done(out, batch_size, n)
-    for r in found[:1]:  # check before touching the file: never cut someone else's records
-        diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
-        if diff:
-            raise ValueError(f"{out} was written with different settings ({', '.join(diff)}: "
-                             f"{ {key: r.get(key) for key in diff} } vs { {key: run[key] for key in diff} }); "
-                             "pass another out= or delete the file")
-    _truncate(out, size)
+    done = _resume_point(out, run=run, n=n, batch_size=batch_size, strict=strict, rank=rank)
     pool = None
     if uses_neg:
         texts = list(negatives_pool_texts) if negatives_pool_texts is not None else task.real_texts("train")
         pool = NegativePool(texts, k=k, grow=grow, seed=seed, clean=task.clean)
-        pool.add([r["raw"] for r in done])  # the pool as it stood after the batches already written
+        pool.add(done)  # the pool as it stood after the batches already written
     bar = None
     if progress and len(done) < n:
         from tqdm.auto import tqdm
@@ -133,24 +214,39 @@ def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, e
     gen_kw = {key: eff[key] for key in ("gamma", "eta", "top_k", "top_p", "temperature")}
     for start in range(len(done), n, batch_size):
         size = min(batch_size, n - start)
-        raws = generate(model, tokenizer, [task.prompt] * size, method=method, negatives=pool, seed=seed,
-                        batch_size=batch_size, batch_offset=start // batch_size, max_new_tokens=max_new,
-                        stop_strings=task.stop_strings, base_model=base_model, max_negative_tokens=max_neg, **gen_kw)
-        lines = []
-        for j, raw in enumerate(raws):
-            text = task.clean(raw)
-            parsed = task.parse(text)
-            rec = {"index": start + j, "text": text, "raw": raw, "valid": parsed.valid, "fields": parsed.fields,
-                   "reason": parsed.reason, **run, "kit_version": __version__}
-            lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
-        with open(out, "a", encoding="utf-8") as f:  # one write per batch, then fsync: all or (torn) nothing
-            f.write("".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
+        kw = dict(method=method, negatives=pool, seed=seed, batch_size=batch_size, batch_offset=start // batch_size,
+                  max_new_tokens=max_new, stop_strings=task.stop_strings, base_model=base_model,
+                  max_negative_tokens=max_neg, **gen_kw)
+        prompts = [task.prompt] * size
+        if world == 1:
+            raws = generate(model, tokenizer, prompts, **kw)  # grows the pool itself
+        elif method in SHARDABLE:
+            mine = generate(model, tokenizer, prompts, rows=distributed.shard_rows(size, rank, world), **kw)
+            raws = [raw for part in distributed.all_gather(mine) for raw in part]  # rank order = sample order
+            if pool is not None:
+                pool.add(raws)
+        else:  # beam / contrastive search do not run in the engine: rank 0 decodes the batch, the others wait
+            raws = distributed.broadcast(generate(model, tokenizer, prompts, **kw) if rank == 0 else None)
+        if rank == 0:
+            _append(out, task, start, raws, run)
         if bar is not None:
             bar.update(size)
     if bar is not None:
         bar.close()
+
+
+def _append(out: Path, task: Task, start: int, raws: list[str], run: dict) -> None:
+    lines = []
+    for j, raw in enumerate(raws):
+        text = task.clean(raw)
+        parsed = task.parse(text)
+        rec = {"index": start + j, "text": text, "raw": raw, "valid": parsed.valid, "fields": parsed.fields,
+               "reason": parsed.reason, **run, "kit_version": __version__}
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    with open(out, "a", encoding="utf-8") as f:  # one write per batch, then fsync: all or (torn) nothing
+        f.write("".join(lines))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _name(model) -> str | None:
