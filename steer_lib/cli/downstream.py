@@ -31,6 +31,7 @@ def cli(argv: list[str] | None = None) -> int:
                    help="override a DownstreamConfig setting (repeatable)")
     p.add_argument("--reuse-generation", action="store_true",
                    help="every seed trains on generation seed 0 (cheaper; the default except at paper)")
+    p.add_argument("--base", default="", help="base model whose generations to use (default: the embedded one)")
     p.add_argument("--no-write", action="store_true", help="do not write results/ and figures/")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last stdout line")
     args = p.parse_args(argv)
@@ -42,7 +43,7 @@ def cli(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.time()
     df, paths = run(task, profile, methods=args.methods, reference=args.reference, cfg=cfg, write=not args.no_write,
-                   vary_generation=False if args.reuse_generation else None)
+                   vary_generation=False if args.reuse_generation else None, base_model=args.base)
     s = summarise(df)
     print(to_markdown(s))
     if df.attrs.get("zero_shot") is not None:

@@ -35,7 +35,7 @@ def cli(argv: list[str]) -> int:
             resolve_base(a.base)  # a missing folder, or an uncached hub id offline: one line
         reproduce(a.profile, a.tasks, a.jobs, a.force, a.only, log=lambda line: print(line, flush=True),
                   base_model=a.base)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:  # a bad task or spec; a model that is not there
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PipelineError as exc:

@@ -28,10 +28,11 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
     ap.add_argument("--n", type=int, help="samples per point (default: the profile's n_samples)")
     ap.add_argument("--jobs", type=int, help="points run in parallel processes (default 1)")
+    ap.add_argument("--base", help="base model P_φ: a Hugging Face id or local folder (default: the embedded one)")
     ap.add_argument("--list", action="store_true", help="print the points and whether each is done; run nothing")
     a = ap.parse_args(argv)
     flags = {"profile": a.profile, "tasks": ",".join(a.task) if a.task else None, "gammas": a.gamma,
-             "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs}
+             "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs, "base_model": a.base}
     try:
         cfg = load_config(a.file, **flags) if a.file else SweepConfig().replace(
             **{k: v for k, v in flags.items() if v is not None})
@@ -45,17 +46,18 @@ def cli(argv: list[str]) -> int:
     if a.list:
         for t in cfg.tasks:
             for g, e, s in grid_points(cfg.gammas, cfg.etas, cfg.seeds):
-                done = _paths(t, g, e, s, cfg.profile, cfg.n)["record"].is_file()
+                done = _paths(t, g, e, s, cfg.profile, cfg.n, cfg.base_model)["record"].is_file()
                 print(f"{t:<18} γ={g:<4g} η={e:<4g} seed={s}  {'done' if done else 'to run'}")
         return 0
     t0, failed = time.time(), 0
     for t in cfg.tasks:
         try:
             run_sweep(t, cfg.gammas, cfg.etas, cfg.seeds, profile=cfg.profile, n=cfg.n, jobs=cfg.jobs,
-                      log=lambda line: print(line, flush=True))  # flushed: a sweep log is often tailed
+                      log=lambda line: print(line, flush=True),  # flushed: a sweep log is often tailed
+                      base_model=cfg.base_model)
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
     print(f"sweep: {len(cfg.tasks)} task(s), {time.time() - t0:.0f}s wall; records under "
-          f"{paths.runs_dir() / cfg.profile / 'sweeps'}")
+          f"{paths.profile_runs_dir(cfg.profile, cfg.base_model) / 'sweeps'}")
     return 1 if failed else 0

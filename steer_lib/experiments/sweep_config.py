@@ -24,6 +24,7 @@ class SweepConfig(Config):
     seeds: tuple[int, ...] = ()  # generation seeds; () = the profile's seeds
     n: int = 0  # samples per point; 0 = the profile's n_samples
     jobs: int = 1  # grid points executed in parallel processes
+    base_model: str = ""  # "" = the embedded SmolLM2-135M; or any Hugging Face id / local folder
 
     def validate(self) -> None:
         check_profile(self.profile)

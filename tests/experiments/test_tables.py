@@ -8,6 +8,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
+from steer_lib import paths
 from steer_lib.experiments import figures as ablation_plots
 from steer_lib.experiments import tables
 from steer_lib.decoding.methods import METHODS
@@ -100,7 +101,8 @@ def recorded(tmp_path, monkeypatch):
     """Fake recorded results for hypotheses at the smoke size: baselines over two seeds, a 2×2 sweep."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("STEER_RUNS", str(runs))
-    monkeypatch.setattr("steer_lib.paths.results_dir", lambda profile: tmp_path / "results" / profile)
+    monkeypatch.setattr("steer_lib.paths.results_dir",
+                        lambda profile, base_model="": tmp_path / "results" / paths.scope(profile, base_model))
     # The tables follow the profile's method list; these tests exercise all eight methods.
     monkeypatch.setitem(ExperimentConfig.PROFILES, "smoke", {**ExperimentConfig.PROFILES["smoke"], "methods": METHODS})
     for seed in (0, 1):
