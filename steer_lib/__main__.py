@@ -15,6 +15,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "launch": ("steer_lib.cli.launch", "cli", "torchrun for a kit command: launch --nproc_per_node N generate ..."),
     "bench": ("steer_lib.cli.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
     "bench-metrics": ("steer_lib.cli.bench_metrics", "cli", "metrics benchmark: 1,000 vs 1,000 texts, cold and warm cache"),
+    "export": ("steer_lib.cli.export", "cli", "a generations file as a Hugging Face dataset with its card"),
     "evaluate": ("steer_lib.cli.evaluate", "cli", "score a synthetic set against a real set"),
     "evaluate-reference": ("steer_lib.cli.evaluate", "cli_reference", "score the authors' released outputs"),
     "downstream": ("steer_lib.cli.downstream", "cli", "train downstream models on real vs synthetic data"),
