@@ -234,14 +234,15 @@ def task_table(task: str, profile: str) -> tuple[pd.DataFrame, dict]:
                      "missing": [w for w in wanted if w not in summary.index]}
 
 
-def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str) -> dict:
-    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths."""
+def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str, note: str = "") -> dict:
+    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths. ``note`` (Markdown, e.g.
+    :func:`reference_table`'s) follows the Markdown table, so the file says what its rows are."""
     from ..files import write_atomic
     from ..paths import results_dir
 
     out = {fmt: results_dir(profile) / f"{stem}.{fmt}" for fmt in ("md", "tex")}
     for fmt, path in out.items():
-        write_atomic(path, render(summary, fmt, caption=caption))
+        write_atomic(path, render(summary, fmt, caption=caption) + (f"\n{note}" if note and fmt == "md" else ""))
     return out
 
 

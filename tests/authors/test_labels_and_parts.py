@@ -70,3 +70,44 @@ def test_split_agreement_reports_every_part():
         assert 0.0 <= got["agreement"] <= 1.0 and 0.0 <= got["toxic_share"] <= 1.0
     assert steer["toxic"]["agreement"] == steer["toxic"]["toxic_share"]  # toxic part: agreeing = called toxic
     assert steer["non-toxic"]["agreement"] == pytest.approx(1 - steer["non-toxic"]["toxic_share"])
+
+
+def test_reference_table_rows_and_note(tmp_path, monkeypatch):
+    """Notebook 07's authors' tables: split comments rows under each pool, both hypotheses steer rows, honest notes."""
+    from steer_lib.authors.scoring import run_reference
+    from steer_lib.experiments import results, tables
+    from steer_lib.metrics import embeddings, evaluation
+
+    fake = Embedder(bag_of_words, cache=False)
+    monkeypatch.setattr(evaluation, "as_embedder", lambda e: fake)
+    monkeypatch.setattr(embeddings, "as_embedder", lambda e: fake)
+    prefix, rows = run_reference(20, out=tmp_path / "ref", tasks=["comments", "hypotheses"],
+                                 methods=["contrastive", "steer"], mauve_seeds=1)
+    src = prefix.with_suffix(".csv")
+    assert len(rows) == 2 * 2 + 3  # comments: 2 files × 2 runs; hypotheses: contrastive, steer, steer (final formula)
+    seen = []
+    for task, labels in (("comments-toxic", ["top-k (their 'contrastive')", "steer"]),
+                         ("comments-nontoxic", ["top-k (their 'contrastive')", "steer"]),
+                         ("hypotheses", ["top-k (their 'contrastive')", "steer", "steer (final formula)"])):
+        summary, caption, note = tables.reference_table(task, src)
+        assert list(summary.index) == labels and task in caption
+        seen.append(caption + note + tables.render(summary))
+        assert "docs/fidelity.md" in note
+    toxic_note, ok_note, hyp_note = seen
+    assert "lines 1–100, 301–399 of their `steer` file (toxic run)" in toxic_note
+    assert "lines 101–300 of their `steer` file (non-toxic run)" in ok_note and "agrees with the line-range label" in ok_note
+    assert "lines 653–end of their `steer` file (final formula)" in hyp_note and "4d55cf7" in hyp_note
+    assert tables.steer_rows(tables.reference_table("hypotheses", src)[0]) == ["steer", "steer (final formula)"]
+    for text in seen:  # never called contrastive search, except to say it is not
+        assert text.lower().count("contrastive search") == text.lower().count("not contrastive search")
+    assert results.load_reference("commonsense", src).empty  # not scored in this run
+
+
+def test_an_old_one_row_per_file_csv_is_not_shown(tmp_path, monkeypatch):
+    from steer_lib.experiments import results
+
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path))
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "falcon-7b.csv").write_text("task,kit_task,method,kit_method,n\ncomments,comments-toxic,"
+                                                          "contrastive,contrastive_search,20\n", encoding="utf-8")
+    assert results.reference_csv(min_n=0) is None  # it would call their top-k file contrastive search: rescored
