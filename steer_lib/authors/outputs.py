@@ -161,19 +161,20 @@ def clean_line(line: str) -> str:
     return text if re.search(r"\w", text) else ""
 
 
+def _raw(relpath: str) -> list[str]:
+    return data.require(relpath).read_text(encoding="utf-8").splitlines()
+
+
 def numbered_lines(relpath: str) -> list[tuple[int, str]]:
     """``(raw line number, cleaned sample)`` of one manifest file, blank and textless lines included as ``''``."""
-    raw = data.require(relpath).read_text(encoding="utf-8").splitlines()
-    return [(i, clean_line(ln)) for i, ln in enumerate(raw, start=1)]
+    return [(i, clean_line(ln)) for i, ln in enumerate(_raw(relpath), start=1)]
 
 
 def read_lines(relpath: str, part: Part | None = None) -> tuple[list[str], int]:
     """Cleaned samples of one manifest file (or of its ``part``), and how many non-blank lines cleaning dropped."""
-    rows = [(i, c) for i, c in numbered_lines(relpath) if part is None or part.holds(i)]
-    raw = data.require(relpath).read_text(encoding="utf-8").splitlines()
-    nonblank = sum(1 for i, _ in rows if raw[i - 1].strip())
-    kept = [c for _, c in rows if c]
-    return kept, nonblank - len(kept)
+    raw = [ln for i, ln in enumerate(_raw(relpath), start=1) if ln.strip() and (part is None or part.holds(i))]
+    kept = [c for c in map(clean_line, raw) if c]
+    return kept, len(raw) - len(kept)
 
 
 def method_name(method: str) -> str:

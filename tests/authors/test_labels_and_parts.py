@@ -111,3 +111,12 @@ def test_an_old_one_row_per_file_csv_is_not_shown(tmp_path, monkeypatch):
     (tmp_path / "reference" / "falcon-7b.csv").write_text("task,kit_task,method,kit_method,n\ncomments,comments-toxic,"
                                                           "contrastive,contrastive_search,20\n", encoding="utf-8")
     assert results.reference_csv(min_n=0) is None  # it would call their top-k file contrastive search: rescored
+
+
+def test_downstream_stand_in_uses_the_line_range_split():
+    from steer_lib.downstream.report import reference_synthetic
+
+    comments = reference_synthetic("comments")
+    assert {c: len(v) for c, v in comments["steer"].items()} == {"toxic": 199, "non-toxic": 200}
+    assert comments["top-k (their 'contrastive')"]["non-toxic"] == reference.load_reference("comments-nontoxic",
+                                                                                           "contrastive")
