@@ -61,8 +61,8 @@ def score_reference(tasks=None, methods=None, *, n=None, seed=0, embedder=None, 
                 continue
             rel = reference.file_path(t, method)
             for part in reference.parts(t, method):
-                key = _row_key(sha.get(rel), part.lines, part.kit_task, n, seed, emb.model_id, proto.name,
-                               proto.classifier, proto.mauve_seeds)
+                key = _row_key(sha.get(rel), part.lines, part.kit_task, part.source, n, seed, emb.model_id,
+                               proto.name, proto.classifier, proto.mauve_seeds)
                 cached = rows_dir / f"{t}-{method}-{_slug(part.name)}-{key}.json" if rows_dir else None
                 if cached and cached.is_file() and not force:
                     rows.append(json.loads(cached.read_text(encoding="utf-8")))
