@@ -134,6 +134,14 @@ def run_reference(n: int | None = None, *, seed: int = 0, out: str | Path | None
     meta = {"model": "falcon-7b", "n": n, "seed": seed, "embedder": rows[0]["embedder"], "protocol": proto.name,
             "classifier": proto.classifier, "mauve_seeds": proto.mauve_seeds, "metrics_version": METRICS_VERSION,
             "rows_version": ROWS_VERSION}
+    checked = [r for r in rows if r.get("split_agreement") is not None]
+    if checked:  # the comments split check, also in one place: how far the line-range labels hold
+        from .split_check import N_TRAIN
+
+        meta["split_check"] = {"classifier_test_accuracy": checked[0]["split_classifier_test_accuracy"],
+                               "n_train_per_class": N_TRAIN,
+                               "agreement": {f"{r['method']} {r['part']} ({r['lines']})": r["split_agreement"]
+                                             for r in checked}}
     write_atomic(prefix.with_suffix(".csv"), rows_to_csv(rows))
     write_atomic(prefix.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=1, allow_nan=False))
     return prefix, rows

@@ -84,6 +84,11 @@ def test_reference_table_rows_and_note(tmp_path, monkeypatch):
     prefix, rows = run_reference(20, out=tmp_path / "ref", tasks=["comments", "hypotheses"],
                                  methods=["contrastive", "steer"], mauve_seeds=1)
     src = prefix.with_suffix(".csv")
+    import json
+
+    meta = json.loads(prefix.with_suffix(".json").read_text(encoding="utf-8"))["meta"]
+    assert set(meta["split_check"]["agreement"]) == {"contrastive non-toxic (1–500)", "contrastive toxic (501–end)",
+                                                     "steer toxic (1–100, 301–399)", "steer non-toxic (101–300)"}
     assert len(rows) == 2 * 2 + 3  # comments: 2 files × 2 runs; hypotheses: contrastive, steer, steer (final formula)
     seen = []
     for task, labels in (("comments-toxic", ["top-k (their 'contrastive')", "steer"]),
