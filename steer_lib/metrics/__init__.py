@@ -8,5 +8,6 @@
 """
 from .embeddings import Embedder, as_embedder  # noqa: F401
 from .evaluation import evaluate, sample_pair  # noqa: F401
+from .fidelity import PROTOCOLS, protocol_settings  # noqa: F401
 from .io import JSON_KEYS, METRICS_VERSION, InputError, read_texts  # noqa: F401
 from .text import MetricWarning, diversity, duplicate_rate, normalised_ngrams, tokenize, validity_rate  # noqa: F401
