@@ -1,4 +1,4 @@
-"""The STEER authors' released outputs (Falcon-7B): cleaned, labelled for what they are, and scored with the kit's metrics.
+"""The STEER authors' released outputs (Falcon-7B): cleaned, labelled for what they are, scored with the kit's metrics.
 
 - :mod:`.outputs`: the released files, what each one is (:data:`~.outputs.PARTS`: the line ranges of
   the comments files' toxic and non-toxic runs, the hypotheses steer file's final-formula part), and the real

@@ -1,4 +1,4 @@
-"""The STEER authors' released Falcon-7B outputs: what each file really is, and the real pool each part is scored against.
+"""The STEER authors' released Falcon-7B outputs: what each file really is, and the real pool each part is scored by.
 
 Files (in the data manifest, fetched with ``python -m steer_lib data fetch``):
 

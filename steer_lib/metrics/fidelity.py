@@ -62,7 +62,8 @@ def protocol_settings(protocol: str = "kit", *, classifier: str | None = None, m
         return Protocol("kit", classifier or "logreg", True, mauve_buckets, 3 if mauve_seeds is None else mauve_seeds)
     if protocol != "authors":
         raise ValueError(f"protocol={protocol!r} is not one of {PROTOCOLS}")
-    fixed = {"classifier": (classifier, "xgboost"), "mauve_seeds": (mauve_seeds, 1), "mauve_buckets": (mauve_buckets, None)}
+    fixed = {"classifier": (classifier, "xgboost"), "mauve_seeds": (mauve_seeds, 1),
+             "mauve_buckets": (mauve_buckets, None)}
     clash = [f"{k}={v!r}" for k, (v, ok) in fixed.items() if v is not None and v != ok]
     if clash:
         raise ValueError(f"protocol='authors' fixes the classifier (xgboost), MAUVE buckets ('auto') and seeds (1); "

@@ -34,7 +34,8 @@ def test_comments_files_split_into_two_runs(method, n_ok, n_toxic):
     parts = {p.name: p for p in reference.parts("comments", method)}
     assert set(parts) == {"toxic", "non-toxic"}
     assert parts["toxic"].kit_task == "comments-toxic" and parts["non-toxic"].kit_task == "comments-nontoxic"
-    ok, toxic = reference.load_reference("comments-nontoxic", method), reference.load_reference("comments-toxic", method)
+    ok = reference.load_reference("comments-nontoxic", method)
+    toxic = reference.load_reference("comments-toxic", method)
     assert (len(ok), len(toxic)) == (n_ok, n_toxic)
     whole = reference.load_reference("comments", method)  # the reference task name: the whole file
     assert sorted(ok + toxic) == sorted(whole)
@@ -100,7 +101,8 @@ def test_reference_table_rows_and_note(tmp_path, monkeypatch):
         assert "docs/fidelity.md" in note
     toxic_note, ok_note, hyp_note = seen
     assert "lines 1–100, 301–399 of their `steer` file (toxic run)" in toxic_note
-    assert "lines 101–300 of their `steer` file (non-toxic run)" in ok_note and "agrees with the line-range label" in ok_note
+    assert "lines 101–300 of their `steer` file (non-toxic run)" in ok_note
+    assert "agrees with the line-range label" in ok_note
     assert "lines 653–end of their `steer` file (final formula)" in hyp_note and "4d55cf7" in hyp_note
     assert tables.steer_rows(tables.reference_table("hypotheses", src)[0]) == ["steer", "steer (final formula)"]
     for text in seen:  # never called contrastive search, except to say it is not

@@ -165,7 +165,8 @@ def test_protocol_authors_refuses_settings_it_fixes(tmp_path, capsys):
     args = ["--real", str(tmp_path / "r.txt"), "--synthetic", str(tmp_path / "r.txt"), "--protocol", "authors"]
     assert evaluate_cli.cli(args + ["--classifier", "logreg"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: protocol='authors' fixes") and "classifier='logreg'" in err and len(err.splitlines()) == 1
+    assert err.startswith("error: protocol='authors' fixes") and "classifier='logreg'" in err
+    assert len(err.splitlines()) == 1
     assert evaluate_cli.cli_reference(["--n", "20", "--protocol", "authors", "--mauve-seeds", "3"]) == 2
     assert "drop mauve_seeds=3" in capsys.readouterr().err
     with pytest.raises(ValueError, match="protocol='paper' is not one of"):
