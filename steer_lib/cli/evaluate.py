@@ -1,7 +1,7 @@
 """``python -m steer_lib evaluate`` and ``evaluate-reference``: the metrics from the command line.
 
-    python -m steer_lib evaluate --real REAL.txt --synthetic SYN.jsonl [--task T] [--n N] [--json]
-    python -m steer_lib evaluate-reference [--n N] [--out runs/reference/falcon-7b]
+    python -m steer_lib evaluate --real REAL.txt --synthetic SYN.jsonl [--task T] [--n N] [--json] [--protocol authors]
+    python -m steer_lib evaluate-reference [--n N] [--out runs/reference/falcon-7b] [--protocol authors]
 
 Input files are ``.txt`` (one example per line; blank lines are skipped) or ``.jsonl`` (one
 object per line with a string field ``text``). With ``--json`` the last stdout line is one
@@ -21,8 +21,14 @@ from ..metrics.io import JSON_KEYS, InputError, _fmt, read_texts
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling, k-means and CV seed (default 0)")
     p.add_argument("--embedder", default=None, help="sentence-transformers name or path (default all-MiniLM-L6-v2)")
-    p.add_argument("--classifier", default="logreg", choices=("logreg", "xgboost"), help="adversarial classifier")
-    p.add_argument("--mauve-seeds", type=int, default=3, help="k-means seeds MAUVE is averaged over (default 3)")
+    p.add_argument("--classifier", default=None, choices=("logreg", "xgboost"),
+                   help="adversarial classifier (default: the protocol's, logreg for the kit's)")
+    p.add_argument("--mauve-seeds", type=int, default=None,
+                   help="k-means seeds MAUVE is averaged over (default: the protocol's, 3 for the kit's)")
+    p.add_argument("--protocol", default="kit", choices=("kit", "authors"),
+                   help="kit (default): grouped stratified CV, fixed MAUVE buckets, averaged seeds; authors: the "
+                        "STEER authors' XGBoost under plain KFold(5, random_state=42), MAUVE num_buckets='auto' "
+                        "(docs/fidelity.md)")
 
 
 def _quiet() -> None:
@@ -56,13 +62,16 @@ def cli(argv: list[str]) -> int:
             get_task(a.task)
         if a.n is not None and a.n < 1:
             raise InputError(f"--n {a.n}: must be >= 1")
+        from ..metrics.fidelity import protocol_settings
+
+        protocol_settings(a.protocol, classifier=a.classifier, mauve_seeds=a.mauve_seeds)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_threads()
     _quiet()
     res = evaluate(syn, real, task=a.task, embedder=a.embedder, seed=a.seed, n=a.n, mauve_seeds=a.mauve_seeds,
-                   classifier=a.classifier, bootstrap=a.bootstrap, tokenizer=a.tokenizer)
+                   classifier=a.classifier, bootstrap=a.bootstrap, tokenizer=a.tokenizer, protocol=a.protocol)
     for w in res["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     for k, v in res.items():
@@ -81,7 +90,7 @@ def cli_reference(argv: list[str]) -> int:
                                             "against each task's real set.")
     p.add_argument("--n", type=int, help="examples per side (default: all; a small N for CI)")
     p.add_argument("--out", help="output prefix; writes PREFIX.csv and PREFIX.json "
-                                 "(default runs/reference/falcon-7b, or falcon-7b-n<N> with --n)")
+                                 "(default runs/reference/falcon-7b[-n<N>][-seed<S>][-authors])")
     p.add_argument("--tasks", nargs="*", help="reference tasks (default all: hypotheses comments commonsense)")
     p.add_argument("--methods", nargs="*", help="the authors' method names (default all released)")
     p.add_argument("--force", action="store_true", help="recompute rows even if cached")
@@ -98,7 +107,7 @@ def cli_reference(argv: list[str]) -> int:
     try:
         prefix, rows = run_reference(a.n, seed=a.seed, out=a.out, tasks=a.tasks, methods=a.methods,
                                      embedder=a.embedder, classifier=a.classifier, mauve_seeds=a.mauve_seeds,
-                                     force=a.force, log=lambda s: print(s, file=sys.stderr))
+                                     protocol=a.protocol, force=a.force, log=lambda s: print(s, file=sys.stderr))
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@
 - :func:`to_markdown`, :func:`plot` (grouped bars with sd error bars);
 - :func:`save_outputs`: ``results/<profile>/downstream_<task>{.csv,.md,_seeds.csv,.json}`` and
   ``figures/<profile>/06_downstream_<task>.{png,pdf}`` (the name notebook 06 uses), written atomically;
-- :func:`reference_synthetic`: the authors' released Falcon-7B samples in the shape the
+- :func:`reference_synthetic`: the authors' released Falcon-7B samples (comments split into their toxic and
+  non-toxic runs by line range) in the shape the
   experiments take -- a sanity check of the set-up, not a result of this kit's generators.
 
 >>> df = pd.DataFrame({"method": ["real-only"] * 2, "setting": ["real"] * 2, "seed": [0, 1],
@@ -155,47 +156,26 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
     return written
 
 
-def _toxicity_teacher():
-    """TF-IDF + logistic regression on the whole real Jigsaw train pool (never the test pool).
-
-    Used only to split the authors' comments -- all generated from the *toxic* prompt, and many
-    not toxic at all -- into toxic / non-toxic halves for the stand-in."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from .toxicity import real_pools
-
-    pools = real_pools("all")
-    X = pools["toxic"] + pools["non-toxic"]
-    y = [1] * len(pools["toxic"]) + [0] * len(pools["non-toxic"])
-    return make_pipeline(TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)),
-                         LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")).fit(X, y)
-
-
 def reference_synthetic(task: str, methods: list[str] | None = None) -> dict:
-    """The authors' released samples per kit method name, shaped for the experiments.
+    """The authors' released samples per row label (``top_k``, ``top-k (their 'contrastive')``, …), shaped for
+    the experiments.
 
-    ``commonsense``: ``{method: texts}``. ``comments``: ``{method: {"toxic": [...], "non-toxic": [...]}}``
-    with labels from :func:`_toxicity_teacher` (pseudo-labels: the authors released only
-    toxic-prompt outputs, so there is no generated non-toxic set to use).
+    ``commonsense``: ``{label: texts}``. ``comments``: ``{label: {"toxic": [...], "non-toxic": [...]}}``, each
+    class the lines of the run generated under that prompt (every released comments file holds one toxic and
+    one non-toxic run; the line ranges are :data:`steer_lib.authors.outputs.PARTS`).
     """
-    from ..authors.outputs import KIT_METHOD, load_reference, reference_methods
+    from ..authors.outputs import label, load_reference, method_name, reference_methods
 
     if task not in ("comments", "commonsense"):
         raise ValueError(f"task={task!r} is not one of ('comments', 'commonsense')")
     theirs = [m for m in reference_methods(task) if m not in REFERENCE_SKIP.get(task, ())]
-    by_kit = {KIT_METHOD.get(m, m): m for m in theirs}
-    methods = list(methods or by_kit)
-    unknown = [m for m in methods if m not in by_kit and m not in theirs]
+    by_label = {label(m): m for m in theirs}
+    methods = list(methods or by_label)
+    unknown = [m for m in methods if method_name(m) not in theirs]
     if unknown:
-        raise ValueError(f"no released outputs for {unknown}; available: {', '.join(by_kit)}")
-    texts = {KIT_METHOD.get(m, m): load_reference(task, by_kit.get(m, m)) for m in methods}
+        raise ValueError(f"no released outputs for {unknown}; available: {', '.join(by_label)}")
+    names = {label(method_name(m)): method_name(m) for m in methods}
     if task == "commonsense":
-        return texts
-    teacher = _toxicity_teacher()
-    out = {}
-    for m, ts in texts.items():
-        toxic = teacher.predict(ts).astype(bool)
-        out[m] = {"toxic": [t for t, k in zip(ts, toxic) if k], "non-toxic": [t for t, k in zip(ts, toxic) if not k]}
-    return out
+        return {lab: load_reference(task, m) for lab, m in names.items()}
+    return {lab: {"toxic": load_reference("comments-toxic", m), "non-toxic": load_reference("comments-nontoxic", m)}
+            for lab, m in names.items()}

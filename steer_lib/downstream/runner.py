@@ -94,7 +94,8 @@ def run(task: str, profile: str = "quick", *, methods: list[str] | None = None, 
     meta = {"source": "reference (authors' Falcon-7B outputs)" if reference else "kit generations",
             "config": cfg.to_dict(), "config_hash": cfg.hash()}
     if reference and task == "comments":
-        meta["labels"] = "pseudo-labels from a TF-IDF classifier trained on the real Jigsaw train pool"
+        meta["labels"] = ("the prompt each line was generated under: every released comments file holds a toxic and "
+                          "a non-toxic run, split by line range (steer_lib.authors.outputs.PARTS)")
         meta["label_counts"] = {m: {c: len(v[c]) for c in CLASSES} for m, v in synthetic.items()}
     df.attrs.update(meta)
     paths = save_outputs(df, task, profile, tag="reference" if reference else "", chance=CHANCE[task],

@@ -2,7 +2,8 @@
 
 - :func:`load_metrics`: every metrics JSON of a task at a profile (``experiment.evaluate_method``'s cache),
   one row per (method, settings, seed), labelled for tables (``steer γ=0.3 η=0.3``).
-- :func:`load_reference`: the authors' released Falcon-7B outputs scored by the kit (``evaluate-reference``).
+- :func:`load_reference` / :func:`reference_note`: the authors' released Falcon-7B outputs scored by the kit
+  (``evaluate-reference``), one row per file part, and the note that says what each row is.
 - :func:`score_authors_grid`: the authors' γ×η grid (hypotheses, 6×6) scored by the kit, cached as
   ``runs/reference/grid.csv`` -- the only function here that computes anything, and only once.
 - :func:`load_downstream`: the downstream tables, when that stage has written them.
@@ -61,14 +62,22 @@ def load_metrics(task: str, profile: str, *, n: int | None = None, max_new_token
     return df.astype({k: float for k in METRIC_KEYS}) if rows else df
 
 
+def _current(csv_path: Path) -> bool:
+    """Whether an ``evaluate-reference`` CSV has today's rows (one per part, with a ``label``), not an older layout."""
+    with open(csv_path, encoding="utf-8") as f:
+        return {"label", "part", "lines"} <= set(f.readline().strip().split(","))
+
+
 def reference_csv(min_n: int = 1) -> Path | None:
-    """The ``evaluate-reference`` CSV to show: the full run (``falcon-7b.csv``) if there is one, else the largest
-    ``--n`` run, if it has at least ``min_n`` texts per side (``min_n=0``: only the full run will do)."""
+    """The ``evaluate-reference`` CSV to show (kit protocol): the full run (``falcon-7b.csv``) if there is one, else
+    the largest ``--n`` run, if it has at least ``min_n`` texts per side (``min_n=0``: only the full run will do).
+    A CSV written by an older kit (one row per file, no ``label`` column) is ignored, so it is rescored."""
     folder = paths.runs_dir() / "reference"
     full = folder / "falcon-7b.csv"
-    if full.is_file():
+    if full.is_file() and _current(full):
         return full
-    sized = {int(m[1]): p for p in folder.glob("falcon-7b-n*.csv") if (m := re.fullmatch(r"falcon-7b-n(\d+)", p.stem))}
+    sized = {int(m[1]): p for p in folder.glob("falcon-7b-n*.csv")
+             if (m := re.fullmatch(r"falcon-7b-n(\d+)", p.stem)) and _current(p)}
     best = max(sized, default=None)
     return sized[best] if best is not None and min_n and best >= min_n else None
 
@@ -96,23 +105,57 @@ def ensure_reference(n: int = 0, log: Callable[[str], None] = no_log) -> Path:
 
 
 def load_reference(task: str, src: Path | None = None) -> pd.DataFrame:
-    """The authors' outputs for ``task`` scored by the kit (one row per method, kit method names as ``label``),
-    from ``src`` (default :func:`reference_csv`); empty when there is none or they released nothing for the task."""
+    """The authors' outputs scored against ``task``'s real pool (one row per file part, ``label`` the row name:
+    ``top-k (their 'contrastive')``, ``steer (final formula)``, …), from ``src`` (default :func:`reference_csv`);
+    empty when there is none or they released nothing for the task. ``comments-toxic`` holds the toxic runs
+    of the comments files, ``comments-nontoxic`` the non-toxic ones."""
     from ..authors.outputs import ref_task
 
     src = src or reference_csv()
     try:
-        t = ref_task(task)
+        ref_task(task)
     except ValueError:
         return pd.DataFrame()
     if src is None:
         return pd.DataFrame()
-    df = pd.read_csv(src)
-    df = df[df["task"] == t].copy()
-    df["label"] = df["kit_method"]
+    df = pd.read_csv(src, keep_default_na=False, na_values=["nan"])
+    df = df[df["kit_task"] == get_task(task).name].copy()
     df["seed"] = 0
     df.attrs["source"] = str(src)
     return df
+
+
+def reference_note(df: pd.DataFrame) -> str:
+    """The table note for :func:`load_reference`'s rows, in Markdown: which lines of which file each row is, the
+    split check's agreement for comments parts, each distinct provenance once, and the protocol."""
+    if df.empty:
+        return ""
+    lines = []
+    for _, r in df.iterrows():
+        run = f" ({r['part']} run)" if r["part"] in ("toxic", "non-toxic") else (f" ({r['part']})" if r["part"] else "")
+        text = f"- **{r['label']}**: lines {r['lines']} of their `{r['method']}` file{run}"
+        if "split_agreement" in r and not pd.isna(r["split_agreement"]):
+            text += (f"; the kit's toxicity classifier agrees with the line-range label on "
+                     f"{r['split_agreement']:.0%} of these lines (calls {r['split_toxic_share']:.0%} toxic)")
+        lines.append(text + ".")
+    if (df["method"] == "contrastive").any():
+        lines.append("- Their `contrastive` files are top-k sampling, not contrastive search: every call passed "
+                     "do_sample=True, so transformers 4.30 ignored penalty_alpha.")
+    sources: dict[str, list[str]] = {}  # provenance -> the rows it explains, each stated once
+    for src, lab in zip(df.get("source", [""] * len(df)), df["label"]):
+        if isinstance(src, str) and src:
+            sources.setdefault(src, []).append(lab)
+    lines += [f"- Provenance of {', '.join(labs)}: {src}." for src, labs in sources.items()]
+    if "split_classifier_test_accuracy" in df and df["split_classifier_test_accuracy"].notna().any():
+        acc = float(df["split_classifier_test_accuracy"].dropna().iloc[0])
+        lines.append(f"- The split check's classifier (logistic regression on the kit's sentence embeddings, fitted "
+                     f"on real Jigsaw training comments) scores {acc:.0%} on the held-out Jigsaw test comments; "
+                     "generated comments under a toxic prompt are often not toxic, so read the gap between a "
+                     "file's two parts.")
+    proto = df["protocol"].iloc[0] if "protocol" in df else "kit"
+    lines.append(f"- Scored with the {proto} protocol; every difference from the authors' code is in "
+                 "[docs/fidelity.md](../docs/fidelity.md).")
+    return "\n".join(lines) + "\n"
 
 
 def score_authors_grid(seeds=GRID_SEEDS, *, force: bool = False, log: Callable[[str], None] = no_log) -> pd.DataFrame:

@@ -5,7 +5,8 @@ Also the two judgements the tables feed:
 - :func:`pareto_front` -- which points no other point beats on both diversity and fidelity;
 - :func:`select_point` -- the STEER (γ, η) to report, by :data:`SELECTION_RULE`, fixed before any result is seen;
 
-and :func:`paragraph`, the per-task sentence that states, from the numbers, where STEER stands.
+and :func:`paragraph`, the per-task sentence that states, from the numbers, where STEER stands;
+:func:`reference_table` is the authors' released outputs' table with its note.
 
 >>> pareto_front([0.9, 0.5, 0.4, 0.95], [0.3, 0.8, 0.7, 0.2])  # (0.4, 0.7) is beaten by (0.5, 0.8)
 [True, True, False, True]
@@ -234,12 +235,33 @@ def task_table(task: str, profile: str, base_model: str = "") -> tuple[pd.DataFr
                      "missing": [w for w in wanted if w not in summary.index]}
 
 
-def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str, base_model: str = "") -> dict:
-    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths."""
+def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str, note: str = "",
+                base_model: str = "") -> dict:
+    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths. ``note`` (Markdown, e.g.
+    :func:`reference_table`'s) follows the Markdown table, so the file says what its rows are."""
     from ..files import write_atomic
     from ..paths import results_dir
 
     out = {fmt: results_dir(profile, base_model) / f"{stem}.{fmt}" for fmt in ("md", "tex")}
     for fmt, path in out.items():
-        write_atomic(path, render(summary, fmt, caption=caption))
+        write_atomic(path, render(summary, fmt, caption=caption) + (f"\n{note}" if note and fmt == "md" else ""))
     return out
+
+
+def reference_table(task: str, src=None) -> tuple[pd.DataFrame, str, str]:
+    """The authors' table for ``task``: ``(summary, caption, note)``, one row per part of each released file
+    scored against ``task``'s real pool (:func:`~.results.load_reference`); an empty summary when there is none."""
+    from ..data.tasks import get_task
+    from .results import load_reference, reference_note
+
+    ref = load_reference(task, src)
+    if ref.empty:
+        return pd.DataFrame(), "", ""
+    caption = (f"{task}: the authors' Falcon-7B outputs scored by the kit against the {get_task(task).name} "
+               f"real pool, n={int(ref['n'].min())}–{int(ref['n'].max())}")
+    return summarise(ref), caption, reference_note(ref)
+
+
+def steer_rows(summary: pd.DataFrame) -> list[str]:
+    """The STEER rows of an authors' table (``steer``, ``steer (final formula)``): each gets its own paragraph."""
+    return [lab for lab in summary.index if str(lab) == "steer" or str(lab).startswith("steer (")]

@@ -8,6 +8,7 @@
 """
 from .embeddings import Embedder, as_embedder  # noqa: F401
 from .evaluation import evaluate, sample_pair  # noqa: F401
+from .fidelity import PROTOCOLS, protocol_settings  # noqa: F401
 from .io import JSON_KEYS, METRICS_VERSION, InputError, read_texts  # noqa: F401
 from .text import (MetricWarning, cut_joined, diversity, duplicate_rate, ngram_ratio, normalised_ngrams,  # noqa: F401
                    tokenize, validity_rate)

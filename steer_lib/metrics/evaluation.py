@@ -48,8 +48,9 @@ def _check_texts(texts: Sequence[str], name: str) -> list[str]:
 
 
 def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedder=None, seed: int = 0,
-             n: int | None = None, mauve_seeds: int = 3, classifier: str = "logreg", bootstrap: int = 0,
-             tokenizer: Tokenizer = None, mauve_buckets: int | None = None, knn_k: int = 5) -> dict:
+             n: int | None = None, mauve_seeds: int | None = None, classifier: str | None = None, bootstrap: int = 0,
+             tokenizer: Tokenizer = None, mauve_buckets: int | None = None, knn_k: int = 5,
+             protocol: str = "kit") -> dict:
     """Score ``synthetic`` against ``real`` with every metric; deterministic given ``seed``.
 
     The larger set is sampled down to the smaller (and both to ``n`` if given) with ``seed``.
@@ -58,6 +59,12 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
     adds 95 % percentile intervals (``<key>_ci``) for cosine, centroid cosine, validity and mean
     length (not for n-gram ratios: resampling with replacement duplicates texts and biases them).
 
+    ``protocol``: ``"kit"`` (default: ``classifier`` logreg, grouped stratified 5-fold CV shuffled with
+    ``seed``; MAUVE with :func:`~.fidelity.mauve_buckets` buckets averaged over ``mauve_seeds`` = 3 k-means
+    seeds) or ``"authors"`` (the STEER authors' code: default XGBoost under plain shuffled
+    ``KFold(5, random_state=42)``, one MAUVE run with ``num_buckets='auto'`` and seed 25; ``seed`` then
+    only draws the samples). See :func:`~.fidelity.protocol_settings` and ``docs/fidelity.md``.
+
     A metric the input is too small for is NaN, with a line in ``warnings`` naming it and why.
     """
     synthetic, real = _check_texts(synthetic, "synthetic"), _check_texts(real, "real")
@@ -65,6 +72,9 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
         raise ValueError(f"n={n!r} must be >= 1")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    proto = fidelity.protocol_settings(protocol, classifier=classifier, mauve_seeds=mauve_seeds,
+                                       mauve_buckets=mauve_buckets)
+    classifier, mauve_seeds = proto.classifier, proto.mauve_seeds
     if classifier not in fidelity.CLASSIFIERS:
         raise ValueError(f"classifier={classifier!r} is not one of {fidelity.CLASSIFIERS}")
     if mauve_seeds < 1:
@@ -123,14 +133,18 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
     t_embed = time.perf_counter()
     out["cosine"] = guarded("cosine", lambda: fidelity.cosine_similarity(e_syn, e_real))
     out["cosine_centroid"] = guarded("cosine_centroid", lambda: fidelity.centroid_cosine(e_syn, e_real))
-    m = guarded("mauve", lambda: fidelity.mauve_score(e_real, e_syn, num_buckets=mauve_buckets,
-                                                        seeds=mauve_seeds, seed=seed), width=4)
+    authors = proto.name == "authors"
+    m = guarded("mauve", lambda: fidelity.mauve_score(
+        e_real, e_syn, num_buckets=proto.mauve_buckets, seeds=mauve_seeds,
+        seed=fidelity.AUTHORS_MAUVE_SEED if authors else seed), width=4)
     out["mauve"], out["mauve_sd"] = m[0], m[1]
-    out["mauve_buckets"] = mauve_buckets or fidelity.mauve_buckets(k)
+    out["mauve_buckets"] = fidelity.bucket_count(proto.mauve_buckets, k)
     if k < fidelity.MAUVE_RELIABLE_N and not math.isnan(out["mauve"]):
         warns.append(f"mauve: n={k} < {fidelity.MAUVE_RELIABLE_N} per side, so MAUVE is optimistic and noisy; "
                      "compare methods only at equal n and read mauve_sd")
-    a = guarded("adv_auroc", lambda: fidelity.adversarial_auroc(e_real, e_syn, classifier=classifier, seed=seed), 3)
+    a = guarded("adv_auroc", lambda: fidelity.adversarial_auroc(
+        e_real, e_syn, classifier=classifier, seed=fidelity.AUTHORS_CV_SEED if authors else seed,
+        grouped=proto.grouped_cv), 3)
     out["adv_auroc"], out["adv_auroc_sd"] = a[0], a[1]
     out["alpha_precision"], out["beta_recall"] = guarded(
         "alpha_precision/beta_recall", lambda: fidelity.precision_recall(e_real, e_syn, k=knn_k), 2)
@@ -146,7 +160,7 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
             out[f"{key}_ci"] = list(guarded(f"{key}_ci", lambda: fidelity.bootstrap_ci(
                 stat, arrays, reps=bootstrap, seed=seed), 2))
     t_end = time.perf_counter()
-    out.update(embedder=emb.model_id, classifier=classifier, mauve_seeds=mauve_seeds, knn_k=knn_k,
+    out.update(embedder=emb.model_id, protocol=proto.name, classifier=classifier, mauve_seeds=mauve_seeds, knn_k=knn_k,
                seconds={"text": round(t_text - t0, 2), "embed": round(t_embed - t_text, 2),
                         "fidelity": round(t_end - t_embed, 2), "total": round(t_end - t0, 2)},
                warnings=warns)

@@ -11,6 +11,12 @@ given ``seed``. :func:`steer_lib.metrics.evaluate` turns those errors into NaN +
   features, p = real, q = synthetic; mean and sd over several k-means seeds.
 - :func:`adversarial_auroc` -- how well a classifier tells real (1) from synthetic (0):
   mean ROC-AUC over stratified k-fold cross-validation (0.5 = indistinguishable, 1 = fully separable).
+
+Two scoring protocols (:data:`PROTOCOLS`, :func:`protocol_settings`): ``kit`` (the default) and ``authors``,
+the STEER authors' own code -- a default ``XGBClassifier`` under plain shuffled ``KFold(5, random_state=42)``
+and one MAUVE run with mauve-text's defaults (``num_buckets='auto'`` = n/10, seed 25). The kit's is the
+better measurement: grouped stratified folds keep a text and its copies in one fold, a fixed bucket count
+keeps MAUVE comparable across set sizes, and averaging k-means seeds shows MAUVE's own noise.
 - :func:`precision_recall` -- k-NN manifold precision and recall (Kynkäänniemi et al. 2019),
   the measure the STEER authors' code calls α-precision / β-recall.
 
@@ -28,6 +34,41 @@ import numpy as np
 MAUVE_MIN_SAMPLES = 20  # per side; below this the k-means histogram is meaningless
 MAUVE_RELIABLE_N = 1000  # per side; below this MAUVE is optimistic and noisy (Pillutla et al.)
 CLASSIFIERS = ("logreg", "xgboost")
+PROTOCOLS = ("kit", "authors")
+AUTHORS_CV_SEED = 42  # their KFold(n_splits=5, shuffle=True, random_state=42)
+AUTHORS_MAUVE_SEED = 25  # mauve-text's default seed, which their single compute_mauve call kept
+
+
+class Protocol(NamedTuple):
+    """How the two learned measures are computed: the adversarial classifier and its CV, MAUVE's histogram."""
+    name: str
+    classifier: str
+    grouped_cv: bool  # StratifiedGroupKFold over identical texts (kit) or plain shuffled KFold (authors)
+    mauve_buckets: int | str | None  # None: :func:`mauve_buckets`; "auto": mauve-text's n/10
+    mauve_seeds: int
+
+
+def protocol_settings(protocol: str = "kit", *, classifier: str | None = None, mauve_seeds: int | None = None,
+                      mauve_buckets: int | None = None) -> Protocol:
+    """The settings of ``protocol``; the kit's can be overridden, the authors' are fixed (asking to change
+    them is an error, so a row labelled ``authors`` is always their protocol).
+
+    >>> protocol_settings("authors")
+    Protocol(name='authors', classifier='xgboost', grouped_cv=False, mauve_buckets='auto', mauve_seeds=1)
+    >>> protocol_settings("kit", classifier="xgboost").classifier, protocol_settings().mauve_seeds
+    ('xgboost', 3)
+    """
+    if protocol == "kit":
+        return Protocol("kit", classifier or "logreg", True, mauve_buckets, 3 if mauve_seeds is None else mauve_seeds)
+    if protocol != "authors":
+        raise ValueError(f"protocol={protocol!r} is not one of {PROTOCOLS}")
+    fixed = {"classifier": (classifier, "xgboost"), "mauve_seeds": (mauve_seeds, 1),
+             "mauve_buckets": (mauve_buckets, None)}
+    clash = [f"{k}={v!r}" for k, (v, ok) in fixed.items() if v is not None and v != ok]
+    if clash:
+        raise ValueError(f"protocol='authors' fixes the classifier (xgboost), MAUVE buckets ('auto') and seeds (1); "
+                         f"drop {', '.join(clash)}")
+    return Protocol("authors", "xgboost", False, "auto", 1)
 
 
 def single_threaded():
@@ -92,6 +133,18 @@ def mauve_buckets(n: int) -> int:
     return 25 if n >= 250 else max(2, n // 10)
 
 
+def bucket_count(num_buckets: int | str | None, n: int) -> int:
+    """The histogram size MAUVE uses for ``n`` samples per side: ``None`` → :func:`mauve_buckets`,
+    ``"auto"`` → mauve-text's ``max(2, round(n / 10))``, an int → itself.
+
+    >>> bucket_count(None, 399), bucket_count("auto", 399), bucket_count("auto", 1000), bucket_count(7, 50)
+    (25, 40, 100, 7)
+    """
+    if num_buckets == "auto":
+        return max(2, int(round(n / 10)))
+    return int(num_buckets) if num_buckets else mauve_buckets(n)
+
+
 class MauveResult(NamedTuple):
     mean: float
     sd: float  # across k-means seeds (ddof=0); 0 with one seed
@@ -99,12 +152,14 @@ class MauveResult(NamedTuple):
     num_buckets: int
 
 
-def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | None = None,
+def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | str | None = None,
                 seeds: int = 3, seed: int = 0) -> MauveResult:
     """MAUVE of q (synthetic) against p (real) on precomputed features, over ``seeds`` k-means seeds.
 
-    ``num_buckets`` defaults to :func:`mauve_buckets` of the smaller side. MAUVE under ~1,000
-    samples per side is optimistic and noisy: report the sd and compare methods at equal n.
+    ``num_buckets`` defaults to :func:`mauve_buckets` of the smaller side; ``"auto"`` is mauve-text's
+    own ``max(2, round(n / 10))`` (the authors' protocol). The k-means seeds are ``seed``,
+    ``seed + 101``, …. MAUVE under ~1,000 samples per side is optimistic and noisy: report the sd
+    and compare methods at equal n.
     """
     p, q = _rows(p_feats, "p_feats"), _rows(q_feats, "q_feats")
     n = min(len(p), len(q))
@@ -113,7 +168,7 @@ def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | 
                          f"got {len(p)} real, {len(q)} synthetic")
     if seeds < 1:
         raise ValueError(f"seeds={seeds!r} must be >= 1")
-    k = num_buckets or mauve_buckets(n)
+    k = bucket_count(num_buckets, n)
     import mauve  # imported here: it pulls in faiss, which only MAUVE needs
 
     # mauve seeds PCA/k-means with seed+1, seed+2, seed+5; stepping by 101 keeps runs apart
@@ -145,8 +200,16 @@ def _classifier(name: str, seed: int):
     raise ValueError(f"classifier={name!r} is not one of {CLASSIFIERS}")
 
 
+def _folds(grouped: bool, folds: int, seed: int):
+    from sklearn.model_selection import KFold, StratifiedGroupKFold
+
+    if grouped:
+        return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=folds, shuffle=True, random_state=seed)  # ignores the groups it is given
+
+
 def adversarial_auroc(real_emb: np.ndarray, syn_emb: np.ndarray, *, classifier: str = "logreg",
-                      folds: int = 5, seed: int = 0) -> AurocResult:
+                      folds: int = 5, seed: int = 0, grouped: bool = True) -> AurocResult:
     """Mean ROC-AUC of a classifier telling real (label 1) from synthetic (label 0) embeddings,
     over ``folds``-fold stratified cross-validation shuffled with ``seed``.
 
@@ -154,9 +217,9 @@ def adversarial_auroc(real_emb: np.ndarray, syn_emb: np.ndarray, *, classifier: 
     synthetic copy of a real text leaks its opposite label into training -- a set scored
     against itself then gets AUROC ≈ 0.25, not 0.5 -- and repeated synthetic samples are
     "recognised" across folds, inflating the AUROC of repetitive methods such as beam search.
+    ``grouped=False`` is the authors' plain shuffled ``KFold`` (neither stratified nor grouped).
     """
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedGroupKFold
 
     r, s = _rows(real_emb, "real_emb"), _rows(syn_emb, "syn_emb")
     if classifier not in CLASSIFIERS:
@@ -167,13 +230,13 @@ def adversarial_auroc(real_emb: np.ndarray, syn_emb: np.ndarray, *, classifier: 
     x = np.vstack([r, s])
     y = np.concatenate([np.ones(len(r), dtype=int), np.zeros(len(s), dtype=int)])
     groups = np.unique(x, axis=0, return_inverse=True)[1].ravel()  # one id per distinct row
-    if len(np.unique(groups)) < folds:
+    if grouped and len(np.unique(groups)) < folds:
         raise ValueError(f"adversarial AUROC with {folds}-fold CV needs >= {folds} distinct texts; "
                          f"got {len(np.unique(groups))}")
     scores = []
     with single_threaded():
-        cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        for tr, te in cv.split(x, y, groups):
+        cv = _folds(grouped, folds, seed)
+        for tr, te in cv.split(x, y, groups if grouped else None):
             if len(np.unique(y[te])) < 2 or len(np.unique(y[tr])) < 2:
                 raise ValueError("adversarial AUROC: a cross-validation fold holds only one class "
                                  "(too few distinct texts on one side)")

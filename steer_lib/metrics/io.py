@@ -1,7 +1,7 @@
 """``python -m steer_lib evaluate`` and ``evaluate-reference``: the metrics from the command line.
 
-    python -m steer_lib evaluate --real REAL.txt --synthetic SYN.jsonl [--task T] [--n N] [--json]
-    python -m steer_lib evaluate-reference [--n N] [--out runs/reference/falcon-7b]
+    python -m steer_lib evaluate --real REAL.txt --synthetic SYN.jsonl [--task T] [--n N] [--json] [--protocol authors]
+    python -m steer_lib evaluate-reference [--n N] [--out runs/reference/falcon-7b] [--protocol authors]
 
 Input files are ``.txt`` (one example per line; blank lines are skipped) or ``.jsonl`` (one
 object per line with a string field ``text``). With ``--json`` the last stdout line is one

@@ -12,8 +12,7 @@ def test_methods_and_task_names():
                                                          "steer"]
     assert reference.reference_methods("comments-toxic") == ["contrastive", "greedy", "no_steer", "nucleus", "steer"]
     assert reference.ref_task("csqa") == "commonsense"
-    with pytest.raises(ValueError, match="no outputs for task 'comments-nontoxic'"):
-        reference.ref_task("comments-nontoxic")
+    assert reference.ref_task("comments-nontoxic") == reference.ref_task("comments-toxic") == "comments"
 
 
 def test_clean_line():

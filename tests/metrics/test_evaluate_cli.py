@@ -92,16 +92,18 @@ def test_evaluate_reference_all_files_small_n_and_resume(tmp_path, capsys, fake_
     out = tmp_path / "ref"
     assert evaluate_cli.cli_reference(["--n", "20", "--out", str(out), "--mauve-seeds", "1"]) == 0
     rows = list(csv.DictReader(open(out.with_suffix(".csv"), encoding="utf-8")))
-    assert len(rows) == 17  # 6 hypotheses + 5 comments + 6 commonsense files
-    assert {(r["task"], r["kit_method"]) for r in rows} >= {("comments", "steer"), ("hypotheses", "top_k")}
+    # 6 hypotheses files + the steer file's final-formula part, 5 comments files × (toxic, non-toxic), 6 commonsense
+    assert len(rows) == 23
+    assert {(r["kit_task"], r["label"]) for r in rows} >= {("comments-nontoxic", "steer"), ("hypotheses", "top_k"),
+                                                          ("hypotheses", "steer (final formula)")}
     beam = next(r for r in rows if (r["task"], r["method"]) == ("commonsense", "beam"))
     assert beam["n"] == "8" and beam["mauve"] == "nan" and "MAUVE needs at least 20" in beam["warnings"]
     data = _strict(out.with_suffix(".json").read_text(encoding="utf-8"))
-    assert data["meta"]["n"] == 20 and len(data["rows"]) == 17
+    assert data["meta"]["n"] == 20 and len(data["rows"]) == 23 and data["meta"]["protocol"] == "kit"
     capsys.readouterr()
     # a rerun reads every finished row back instead of scoring it again
     assert evaluate_cli.cli_reference(["--n", "20", "--out", str(out), "--mauve-seeds", "1"]) == 0
-    assert capsys.readouterr().err.count("(cached)") == 17
+    assert capsys.readouterr().err.count("(cached)") == 23
 
 
 @pytest.mark.slow
@@ -127,8 +129,8 @@ def test_ensure_reference_computes_once_and_prefers_a_larger_run(tmp_path, monke
     assert results.reference_csv(min_n=20) is None
     logged: list[str] = []
     src = results.ensure_reference(20, log=logged.append)
-    assert src == folder / "falcon-7b-n20.csv" and len(logged) == 17  # every released (task, method) scored
-    assert results.ensure_reference(20, log=logged.append) == src and len(logged) == 17  # second call: nothing run
+    assert src == folder / "falcon-7b-n20.csv" and len(logged) == 23  # every part of every released file scored
+    assert results.ensure_reference(20, log=logged.append) == src and len(logged) == 23  # second call: nothing run
     assert results.ensure_reference(10, log=logged.append) == src  # a larger run serves a smaller ask
     assert results.reference_csv(min_n=21) is None and results.reference_csv(min_n=0) is None  # 0 = full only
     assert set(results.load_reference("hypotheses", src)["label"]) >= {"steer", "top_k", "nucleus"}
@@ -137,3 +139,53 @@ def test_ensure_reference_computes_once_and_prefers_a_larger_run(tmp_path, monke
     assert results.reference_csv(min_n=0) == folder / "falcon-7b.csv" == results.ensure_reference(500)
     with pytest.raises(ValueError, match="n=-1"):
         results.ensure_reference(-1)
+
+
+# ------------------------------------------------------------------ --protocol authors
+def test_evaluate_protocol_authors_changes_classifier_cv_and_buckets(tmp_path, capsys, fake_embedder):
+    real = reference.real_set("hypotheses")
+    (tmp_path / "real.txt").write_text("\n".join(real[:400]), encoding="utf-8")
+    (tmp_path / "syn.txt").write_text("\n".join(real[500:900]), encoding="utf-8")
+    base = ["--real", str(tmp_path / "real.txt"), "--synthetic", str(tmp_path / "syn.txt"), "--n", "300", "--json"]
+    got = {}
+    for protocol in ("kit", "authors"):
+        assert evaluate_cli.cli(base + ["--protocol", protocol]) == 0
+        got[protocol] = _strict(capsys.readouterr().out.strip().splitlines()[-1])
+    kit, authors = got["kit"], got["authors"]
+    assert (kit["protocol"], kit["classifier"], kit["mauve_seeds"], kit["mauve_buckets"]) == ("kit", "logreg", 3, 25)
+    # the authors' code: default XGBoost, one MAUVE run, mauve-text's num_buckets='auto' = n/10
+    assert (authors["protocol"], authors["classifier"], authors["mauve_seeds"], authors["mauve_buckets"]) == (
+        "authors", "xgboost", 1, 30)
+    assert authors["adv_auroc"] != kit["adv_auroc"] and authors["mauve_sd"] == 0.0
+    assert authors["ngram3"] == kit["ngram3"] and authors["cosine"] == kit["cosine"]  # only the learned measures move
+
+
+def test_protocol_authors_refuses_settings_it_fixes(tmp_path, capsys):
+    (tmp_path / "r.txt").write_text("a b\nc d\n", encoding="utf-8")
+    args = ["--real", str(tmp_path / "r.txt"), "--synthetic", str(tmp_path / "r.txt"), "--protocol", "authors"]
+    assert evaluate_cli.cli(args + ["--classifier", "logreg"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: protocol='authors' fixes") and "classifier='logreg'" in err
+    assert len(err.splitlines()) == 1
+    assert evaluate_cli.cli_reference(["--n", "20", "--protocol", "authors", "--mauve-seeds", "3"]) == 2
+    assert "drop mauve_seeds=3" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="protocol='paper' is not one of"):
+        metrics.evaluate(["a b"], ["c d"], protocol="paper")
+
+
+def test_evaluate_reference_protocol_is_in_the_file_name_and_row_cache(tmp_path, monkeypatch, capsys, fake_embedder):
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    folder = tmp_path / "runs" / "reference"
+    args = ["--n", "20", "--tasks", "commonsense", "--methods", "steer", "no_steer"]
+    assert evaluate_cli.cli_reference(args + ["--mauve-seeds", "1"]) == 0
+    assert evaluate_cli.cli_reference(args + ["--protocol", "authors"]) == 0
+    err = capsys.readouterr().err
+    assert "(cached)" not in err  # a kit row is never read back for the authors' protocol
+    kit = _strict((folder / "falcon-7b-n20.json").read_text(encoding="utf-8"))
+    authors = _strict((folder / "falcon-7b-n20-authors.json").read_text(encoding="utf-8"))
+    assert kit["meta"]["protocol"] == "kit" and authors["meta"]["protocol"] == "authors"
+    assert {r["classifier"] for r in authors["rows"]} == {"xgboost"} and {r["protocol"] for r in authors["rows"]} == {
+        "authors"}
+    from steer_lib.experiments import results
+
+    assert results.reference_csv(min_n=20) == folder / "falcon-7b-n20.csv"  # the notebook shows the kit's protocol
