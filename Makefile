@@ -73,5 +73,10 @@ student-repo: install
 	$(PYTHON) -m steer_lib assignments student-repo --out "$(OUT)" $(if $(ARCHIVE),--archive "$(ARCHIVE)") \
 		$(if $(FORCE),--force)
 
+# The course as a static HTML site (nbconvert): executed notebooks (runs/quick, else runs/smoke, else unexecuted
+# with a banner) in course order -> site/ ; make site STUDENT=1 -> site-student/ (student versions, no solutions)
+site: install
+	$(PYTHON) -m steer_lib site $(if $(STUDENT),--student) $(if $(SITE_OUT),--out "$(SITE_OUT)")
+
 clean-runs:
 	rm -rf runs results figures/smoke figures/quick

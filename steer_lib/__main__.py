@@ -20,6 +20,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "reproduce": ("steer_lib.cli.reproduce", "cli", "run the notebooks with papermill for a profile"),
     "sweep": ("steer_lib.cli.sweep", "cli", "γ×η grid sweeps"),
     "assignments": ("steer_lib.cli.assignments", "cli", "nbgrader: student versions, validation, autograding"),
+    "site": ("steer_lib.cli.site", "cli", "the course as a static HTML site (nbconvert), in course order"),
 }
 
 
