@@ -29,6 +29,7 @@ import nbformat
 from .. import paths
 from ..runtime import no_log
 from .assignments import AssignmentError, _replace, assignment_notebooks, generate
+from .install_cell import find_install_cell
 from .student_repo import MARKERS
 
 PROFILES = ("quick", "smoke")  # the executed copies preferred, in order
@@ -76,7 +77,7 @@ def plan(notebooks_dir: Path, runs: Path, student_versions: dict[str, Path] | No
     lessons = []
     for nb_path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
         stem = nb_path.stem
-        lesson = Lesson(stem, title_of(nbformat.read(nb_path, as_version=4), stem))
+        lesson = Lesson(stem, plain(title_of(nbformat.read(nb_path, as_version=4), stem)))
         if student_versions is not None and stem in student_versions:
             lesson.variants = [Variant(student_versions[stem], "", "exercise")]
         else:
@@ -112,6 +113,17 @@ def _header(lessons: list[Lesson], i: int, v: Variant) -> str:
     return " · ".join(links) + f"\n\n> {banner}"
 
 
+INSTALL_NOTE = ("*(The notebook's first code cell, which installs the kit on a hosted runtime and does nothing "
+                "elsewhere, is left out of this page.)*")
+GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "eta": "η", "theta": "θ", "phi": "φ", "mid": "|"}
+
+
+def plain(title: str) -> str:
+    """A title's simple LaTeX as text, for the index and the links (``$P_\\theta$`` → ``P_θ``)."""
+    return re.sub(r"\$([^$]*)\$", lambda m: re.sub(r"\\([a-z]+)", lambda g: GREEK.get(g.group(1), g.group(1)),
+                                                   m.group(1)), title)
+
+
 def render(nb_path: Path, header_md: str, base: Path) -> str:
     """One notebook as a self-contained HTML page (nbconvert's lab template), ``header_md`` above its first cell.
 
@@ -121,6 +133,9 @@ def render(nb_path: Path, header_md: str, base: Path) -> str:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(nb_path, as_version=4)
+    i = find_install_cell(nb)
+    if i is not None:  # a reader needs to know it is there, not to read it
+        nb.cells[i] = nbformat.v4.new_markdown_cell(INSTALL_NOTE)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_md))
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base),

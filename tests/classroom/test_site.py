@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from steer_lib.classroom import site
+from steer_lib.classroom.install_cell import INSTALL_CELL, TAG
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 SOLUTION = {"grade": False, "grade_id": "double", "locked": False, "schema_version": 3, "solution": True,
@@ -39,8 +40,8 @@ def course(tmp_path):
     (nbs / "img").mkdir(parents=True)
     (nbs / "img" / "dot.png").write_bytes(PNG)
     intro = [("markdown", "# 00 · Intro\n\nA picture: ![dot](img/dot.png)", {}, None),
-             ("code", "print('hi')", {}, None)]
-    toy = [("markdown", "# 01 · Toy exercise", {}, None),
+             ("code", INSTALL_CELL, {"tags": [TAG]}, None), ("code", "print('hi')", {}, None)]
+    toy = [("markdown", "# 01 · Toy exercise with $P_\\theta$", {}, None),
            ("code", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
             {"nbgrader": SOLUTION}, None),
            ("code", "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
@@ -53,7 +54,7 @@ def course(tmp_path):
     text = nbformat.v4.new_output("stream", name="stdout", text="hi\n")
     (runs / "smoke" / "executed").mkdir(parents=True)
     (runs / "quick" / "executed").mkdir(parents=True)
-    nbformat.write(_nb([intro[0], ("code", "print('hi')", {}, [text, plot])]),
+    nbformat.write(_nb([intro[0], intro[1], ("code", "print('hi')", {}, [text, plot])]),
                    runs / "smoke" / "executed" / "00_intro.ipynb")
     for task in ("alpha", "beta"):
         nbformat.write(_nb(toy), runs / "quick" / "executed" / f"01_toy__{task}.ipynb")
@@ -112,12 +113,13 @@ def test_the_site_renders_every_notebook_in_course_order(course, tmp_path):
         "00_intro.html": "smoke", "01_toy__alpha.html": "quick", "01_toy__beta.html": "quick",
         "02_more.html": "unexecuted"}
     text = index.read_text()
-    assert text.index("00 · Intro") < text.index("01 · Toy exercise") < text.index("02 · More")
+    assert text.index("00 · Intro") < text.index("01 · Toy exercise with P_θ") < text.index("02 · More")
     assert 'href="figures.html"' in text and (out / "figures" / "smoke" / "heatmap.png").is_file()
     intro = (out / "00_intro.html").read_text()
     assert "Executed at <code>PROFILE=smoke</code>" in intro
     assert intro.count("data:image/png") >= 2, "the output plot and the markdown image are embedded"
     assert "Not executed" in (out / "02_more.html").read_text()
+    assert "find_spec" not in _text(out / "00_intro.html") and "left out of this page" in _text(out / "00_intro.html")
     assert checked["n_imgs"] >= 3
     assert "return 2 * x" in _text(out / "01_toy__alpha.html"), "the full site shows the executed solutions"
 
