@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench assignments autograde clean-runs
+.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench assignments autograde student-repo site clean-runs
 
 help:
 	@echo "make reproduce [PROFILE=quick|smoke|paper] [BASE_MODEL=id-or-folder]   run every notebook with papermill"
@@ -66,6 +66,18 @@ autograde: data
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=DIR [GRADES_OUT=DIR] [GRADE_PROFILE=smoke]" >&2; exit 2; }
 	$(PYTHON) -m steer_lib assignments autograde --submissions "$(SUBMISSIONS)" \
 		--out "$(or $(GRADES_OUT),assignments/grades)" --profile "$(or $(GRADE_PROFILE),smoke)"
+
+# A clean copy of the kit for students (library, student notebooks, data manifest, docs and tests without
+# solutions; a fresh git repository with one commit): make student-repo OUT=DIR [ARCHIVE=FILE.tar.gz]
+student-repo: install
+	@test -n "$(OUT)" || { echo "usage: make student-repo OUT=DIR [ARCHIVE=FILE.tar.gz] [FORCE=1]" >&2; exit 2; }
+	$(PYTHON) -m steer_lib assignments student-repo --out "$(OUT)" $(if $(ARCHIVE),--archive "$(ARCHIVE)") \
+		$(if $(FORCE),--force)
+
+# The course as a static HTML site (nbconvert): executed notebooks (runs/quick, else runs/smoke, else unexecuted
+# with a banner) in course order -> site/ ; make site STUDENT=1 -> site-student/ (student versions, no solutions)
+site: install
+	$(PYTHON) -m steer_lib site $(if $(STUDENT),--student) $(if $(SITE_OUT),--out "$(SITE_OUT)")
 
 clean-runs:
 	rm -rf runs results figures/smoke figures/quick

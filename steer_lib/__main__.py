@@ -22,6 +22,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "reproduce": ("steer_lib.cli.reproduce", "cli", "run the notebooks with papermill for a profile"),
     "sweep": ("steer_lib.cli.sweep", "cli", "γ×η grid sweeps"),
     "assignments": ("steer_lib.cli.assignments", "cli", "nbgrader: student versions, validation, autograding"),
+    "site": ("steer_lib.cli.site", "cli", "the course as a static HTML site (nbconvert), in course order"),
 }
 
 
@@ -39,7 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {cmd!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[cmd]
-    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name not in (module, "steer_lib.classroom"):
+            raise
+        # the student copy (make student-repo) leaves out the instructor's tools
+        print(f"error: {cmd!r} is not part of this copy of the kit (a student copy has no instructor tools)",
+              file=sys.stderr)
+        return 2
+    return int(getattr(mod, func)(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     python -m steer_lib assignments generate --out assignments/release
     python -m steer_lib assignments validate notebooks/02_steer_step_by_step.ipynb
     python -m steer_lib assignments autograde --submissions DIR --out DIR [--profile smoke]
+    python -m steer_lib assignments install-cell [NOTEBOOK ...] [--check]
+    python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz] [--force]
 
 The work is :mod:`steer_lib.classroom`.
 """
@@ -32,6 +34,13 @@ def cli(argv: list[str] | None = None) -> int:
     a.add_argument("--out", type=Path, default=paths.root() / "assignments" / "grades")
     a.add_argument("--profile", default="smoke", help="PROFILE to run submissions at; 'keep' keeps the student's")
     a.add_argument("--full", action="store_true", help="run whole submissions, not just up to the last exercise")
+    c = sub.add_parser("install-cell", help="write the hosted-runtime install cell (one source) into the notebooks")
+    c.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in notebooks/")
+    c.add_argument("--check", action="store_true", help="only report the notebooks that differ (exit 1 if any)")
+    r = sub.add_parser("student-repo", help="a clean copy of the kit for students: one commit, no solutions")
+    r.add_argument("--out", type=Path, required=True, help="a new (or empty) folder outside the checkout")
+    r.add_argument("--archive", type=Path, help="also write this .tar.gz (for the install cell's STEER_KIT_ARCHIVE)")
+    r.add_argument("--force", action="store_true", help="replace --out if it exists")
     for p in (v, a):
         p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
     args = ap.parse_args(argv)
@@ -40,6 +49,18 @@ def cli(argv: list[str] | None = None) -> int:
             for name, path in generate(args.out).items():
                 print(f"{name}: {path}")
             print(f"gradebook: {args.out / 'gradebook.db'}")
+        elif args.cmd == "student-repo":
+            from ..classroom.student_repo import build
+
+            build(args.out, archive=args.archive, force=args.force, log=print)
+        elif args.cmd == "install-cell":
+            from ..classroom.install_cell import sync
+
+            differ = sync(args.notebooks or None, check=args.check)
+            for path in differ:
+                print(f"{'differs' if args.check else 'updated'}: {path}")
+            print(f"{len(differ)} notebook(s) {'differ' if args.check else 'updated'}")
+            return 1 if args.check and differ else 0
         elif args.cmd == "validate":
             result = validate(args.notebook, invert=args.invert, timeout=args.timeout, full=args.full,
                               PROFILE=args.profile)

@@ -190,15 +190,14 @@ def plot_loss(record: dict[str, Any], ax=None):
 
 
 def _save_figure(record: dict[str, Any], profile: str, task: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # A bare Figure, outside pyplot: no backend is touched. (Switching to Agg here, as this once did, turned off the
+    # inline plots of every later cell in a notebook that trained P_θ on the fly, e.g. 02 on a cold cache.)
+    from matplotlib.figure import Figure
 
     out = paths.figures_dir(profile)
     out.mkdir(parents=True, exist_ok=True)
-    ax = plot_loss(record)
-    ax.figure.tight_layout()
+    fig = Figure(figsize=(6, 3.6))
+    plot_loss(record, ax=fig.subplots())
+    fig.tight_layout()
     for ext in ("png", "pdf"):
-        ax.figure.savefig(out / f"01_finetune_loss_{task}.{ext}", dpi=150)  # the name notebook 01 saves under
-    plt.close(ax.figure)
+        fig.savefig(out / f"01_finetune_loss_{task}.{ext}", dpi=150)  # the name notebook 01 saves under

@@ -1,0 +1,160 @@
+"""The student copy of the kit: the library, the student versions of the notebooks, the data manifest, the docs and
+the tests, without solutions, hidden tests, answer keys or the history that holds them.
+
+    python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz]    (make student-repo OUT=DIR)
+
+The copy is built from the files of the kit's checkout (``git ls-files``: tracked files, plus new files git does not
+ignore, so build products never travel), minus the instructor's material (:data:`INSTRUCTOR_ONLY`): the solution
+notebooks (replaced by nbgrader's student versions, :func:`~steer_lib.classroom.assignments.generate`), the
+classroom tests (they read the solutions), the classroom code (it generates and grades from the solutions), the
+teaching guide (it holds the answer key). Every file that goes in is then scanned for nbgrader's region markers
+(:data:`MARKERS`); one found is an error, so a solution added somewhere new fails closed instead of shipping. The
+result is a fresh git repository with a single commit, so no earlier version of any file is in it.
+
+The library itself stays: it is what the students use, so an exercise that re-implements a library function can be
+compared with the library's code by a student who looks (see docs/teaching.md, "Solutions and the library").
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .. import paths
+from ..runtime import no_log
+from .assignments import AssignmentError, _replace, generate
+from . import install_cell
+from .install_cell import STUDENT_MARKER
+
+# Path prefixes (relative to the kit's root) that stay with the instructor.
+INSTRUCTOR_ONLY = (
+    "notebooks/",                    # the solution notebooks: the student versions replace them
+    "tests/classroom/",              # they read the solutions and the hidden tests
+    "steer_lib/classroom/",          # generating and grading need the solutions anyway
+    "steer_lib/cli/assignments.py",  # the command line of the above
+    "docs/teaching.md",              # the instructor guide, with the answer key of the open exercises
+    ".ci/",                          # the kit's own CI
+)
+# nbgrader's region markers, built from parts so that this file can be scanned like any other.
+MARKERS = tuple(f"{kind} {region}" for region in ("SOLUTION", "HIDDEN TESTS", "MARK SCHEME")
+                for kind in ("BEGIN", "END"))
+AUTHOR = ("steer-kit course", "course@localhost")
+
+
+def source_files(root: Path) -> list[str]:
+    """The kit's files that a copy may contain: tracked, or new and not ignored (relative POSIX paths, sorted)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                             capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise AssignmentError(f"{root} is not a git checkout of the kit (needed to know which files are its own): {e}")
+    return sorted(p for p in set(out.decode().split("\0")) if p and (root / p).is_file())
+
+
+def instructor_only(rel: str) -> bool:
+    return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in INSTRUCTOR_ONLY)
+
+
+def find_markers(tree: Path) -> list[str]:
+    """``"path: marker"`` for every file under ``tree`` (``.git`` aside) that contains one of :data:`MARKERS`."""
+    found = []
+    for f in sorted(tree.rglob("*")):
+        if not f.is_file() or ".git" in f.relative_to(tree).parts:
+            continue
+        text = f.read_bytes().decode("utf-8", errors="replace")
+        found += [f"{f.relative_to(tree).as_posix()}: {m}" for m in MARKERS if m in text]
+    return found
+
+
+def _git(repo: Path, *args: str, env: dict | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise AssignmentError(f"git {' '.join(args)} failed in {repo}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _source_commit(root: Path) -> tuple[str, str]:
+    """(commit, date) of the kit's checkout, or ("unknown", "") outside git."""
+    try:
+        commit, date = _git(root, "log", "-1", "--format=%H %cI").split()
+        return commit, date
+    except AssignmentError:
+        return ("unknown", "")
+
+
+def build(out: Path, root: Path | None = None, archive: Path | None = None, force: bool = False,
+          log: Callable[[str], None] = no_log) -> Path:
+    """Write the student copy to ``out`` (a new git repository, one commit); optionally also ``archive``
+    (a ``.tar.gz`` with a top folder ``steer-kit/``, what the install cell's ``STEER_KIT_ARCHIVE`` takes).
+
+    ``out`` must not exist, or be empty, unless ``force`` (then it is replaced). Returns ``out``.
+    """
+    root = Path(root or paths.root()).resolve()
+    out = Path(out).resolve()
+    if out == root or root in out.parents:
+        raise AssignmentError(f"--out {out} is inside the kit's checkout: choose a folder outside it")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise AssignmentError(f"{out} exists and is not empty (use --force to replace it)")
+    commit, date = _source_commit(root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".steer-student-", dir=out.parent) as tmp:
+        copy = Path(tmp) / "copy"
+        copy.mkdir()
+        files = [f for f in source_files(root) if not instructor_only(f)]
+        for rel in files:
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, copy / rel)
+        log(f"copied {len(files)} files of the kit")
+        # the notebooks: student versions of the assignments, the other lessons as they are
+        nb_dir = root / "notebooks"
+        students = generate(Path(tmp) / "release", nb_dir)
+        (copy / "notebooks").mkdir()
+        for nb in sorted(nb_dir.glob("[0-9][0-9]_*.ipynb")):
+            shutil.copyfile(students.get(nb.stem, nb), copy / "notebooks" / nb.name)
+        # the one install cell, whatever the sources hold (a notebook not yet synced never ships an old one)
+        install_cell.sync(sorted((copy / "notebooks").glob("*.ipynb")))
+        log(f"notebooks: student versions of {', '.join(sorted(students))}; the others as they are")
+        (copy / STUDENT_MARKER).write_text(_student_readme(commit, sorted(students)), encoding="utf-8")
+        leaks = find_markers(copy)
+        if leaks:
+            raise AssignmentError("the student copy would contain solution or hidden-test regions:\n  "
+                                  + "\n  ".join(leaks))
+        env = {**os.environ, "GIT_AUTHOR_NAME": AUTHOR[0], "GIT_AUTHOR_EMAIL": AUTHOR[1],
+               "GIT_COMMITTER_NAME": AUTHOR[0], "GIT_COMMITTER_EMAIL": AUTHOR[1]}
+        if date:  # the source commit's date: the same sources give the same commit
+            env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        _git(copy, "init", "-q", "-b", "main")
+        _git(copy, "add", "-A")
+        _git(copy, "commit", "-q", "--no-gpg-sign", "-m", f"steer-kit, student copy (from {commit[:12]})", env=env)
+        if archive:
+            archive = Path(archive).resolve()
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            _git(copy, "archive", "--format=tar.gz", "--prefix=steer-kit/", "-o", str(archive), "HEAD")
+            log(f"archive: {archive}")
+        if out.exists() and not any(out.iterdir()):
+            out.rmdir()
+        _replace(copy, out)  # (replaces an old copy only under --force, checked above)
+    log(f"student copy: {out} (one commit)")
+    return out
+
+
+def _student_readme(commit: str, assignments: list[str]) -> str:
+    return f"""# steer-kit: the student copy
+
+This is a copy of steer-kit made for a course by `make student-repo` (from commit `{commit[:12]}` of the kit).
+The notebooks that hold graded exercises ({", ".join(f"`{a}`" for a in assignments)}) are the student versions:
+write your answers in the cells that say `YOUR CODE HERE` / `YOUR ANSWER HERE`. The visible tests below each
+exercise tell you whether you are on the right track; your instructor grades with more tests.
+
+Left out of this copy: the solution notebooks, the hidden tests, the instructor's guide and grading tools
+(`python -m steer_lib assignments` is not available here), and the kit's history.
+
+Install it as the README says (`make data`, then `jupyter lab notebooks/`), or on a hosted runtime (Colab,
+Kaggle, ...) through the notebooks' first cell, with the source your instructor gives you (`STEER_KIT_ARCHIVE`,
+`STEER_KIT_WHEEL` or `STEER_KIT_REPO`). `make test` runs the notebooks too, so it passes only once the
+exercises are solved.
+"""
+

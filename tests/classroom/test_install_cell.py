@@ -1,0 +1,159 @@
+"""The hosted-runtime install cell: one source in every notebook, a no-op where the kit is importable, a clear stop
+with no source set, and never a default repository address anywhere (notebooks, docs, tests)."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from steer_lib.classroom import install_cell
+from steer_lib.classroom.install_cell import INSTALL_CELL, SOURCES, STUDENT_MARKER, TAG
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _param(path: Path):
+    return pytest.param(path, id=path.stem)
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
+def test_every_notebook_carries_the_one_install_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    i = install_cell.find_install_cell(nb)
+    assert i is not None, f"{path.name}: no install cell"
+    first_code = next(j for j, c in enumerate(nb.cells) if c.cell_type == "code")
+    assert i == first_code, f"{path.name}: the install cell must be the first code cell"
+    assert TAG in nb.cells[i].metadata.get("tags", [])
+    assert nb.cells[i].source == INSTALL_CELL, f"{path.name}: run `python -m steer_lib assignments install-cell`"
+
+
+def test_sync_writes_the_cell_and_then_finds_nothing_to_do(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"),
+                nbformat.v4.new_code_cell('import os\nrepo = os.environ.get("STEER_KIT_REPO")'),
+                nbformat.v4.new_code_cell("x = 1")]
+    path = tmp_path / "00_t.ipynb"
+    nbformat.write(nb, path)
+    assert install_cell.sync([path], check=True) == [path]
+    assert nbformat.read(path, as_version=4).cells[1].source != INSTALL_CELL, "check only reports"
+    assert install_cell.sync([path]) == [path]
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[1].source == INSTALL_CELL and cells[1].metadata["tags"] == [TAG] and cells[2].source == "x = 1"
+    assert install_cell.sync([path]) == []
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    with pytest.raises(ValueError, match="no install cell"):
+        install_cell.sync([path])
+
+
+def test_no_default_repository_address_anywhere():
+    """No notebook, doc or test names a default address for the kit (one the project does not control)."""
+    owner = "steer-kit" + "/steer-kit"  # (built from parts so this file does not name it either)
+    default = re.compile(r"environ\.get\(\s*['\"]STEER_KIT_\w+['\"]\s*,\s*['\"][^'\"]+['\"]")
+    files = [*NOTEBOOKS, *ROOT.glob("docs/**/*.md"), *ROOT.glob("tests/**/*.py"), ROOT / "README.md",
+             *ROOT.glob("steer_lib/**/*.py")]
+    offenders = []
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        if owner in text or default.search(text):
+            offenders.append(str(f.relative_to(ROOT)))
+    assert offenders == []
+    assert not default.search(INSTALL_CELL) and "github.com" not in INSTALL_CELL
+
+
+# ---------------------------------------------------------------- running the cell (pip, git, downloads faked)
+@pytest.fixture()
+def runtime(monkeypatch, tmp_path):
+    """A fake hosted runtime: steer_lib not importable, every subprocess recorded instead of run."""
+    calls: list[tuple[list[str], dict]] = []
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "steer_lib" else real(name, *a))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append((list(cmd), kw)))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for k in SOURCES:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return calls
+
+
+def _run_cell():
+    exec(compile(INSTALL_CELL, "<install cell>", "exec"), {"__name__": "__main__"})
+
+
+def _pyproject(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "pyproject.toml").write_text('[project]\nname = "steer-kit"\ndependencies = ["torch>=2", "numpy>=2"]\n'
+                                           '[project.optional-dependencies]\ngpu = ["bitsandbytes>=0.45"]\n')
+
+
+def test_the_cell_does_nothing_where_the_kit_is_importable(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    for k in SOURCES:
+        monkeypatch.delenv(k, raising=False)
+    _run_cell()
+    assert calls == []
+
+
+def test_with_no_source_set_the_cell_stops_and_says_how_to_install(runtime):
+    with pytest.raises(RuntimeError) as e:
+        _run_cell()
+    msg = str(e.value)
+    assert all(k in msg for k in SOURCES) and "instructor" in msg
+    assert runtime == [], "nothing cloned, downloaded or installed"
+
+
+def test_an_archive_of_the_student_copy_is_unpacked_and_installed(runtime, tmp_path, monkeypatch, capsys):
+    kit = tmp_path / "src" / "steer-kit"
+    _pyproject(kit)
+    (kit / STUDENT_MARKER).write_text("student copy")
+    with tarfile.open(tmp_path / "course.tar.gz", "w:gz") as tar:
+        tar.add(kit, arcname="steer-kit")
+    monkeypatch.setenv("STEER_KIT_ARCHIVE", str(tmp_path / "course.tar.gz"))
+    _run_cell()
+    cmds = [c for c, _ in runtime]
+    assert (tmp_path / "steer-kit" / "pyproject.toml").exists() and not (tmp_path / "steer-kit.unpacked").exists()
+    assert not any("git" in c for c in cmds)
+    assert cmds[0][-1] == "numpy>=2" and not any(d.startswith("torch") for d in cmds[0][5:]), "the runtime's torch stays"
+    assert cmds[1][-2:] == ["-e", "steer-kit"] and "--no-deps" in cmds[1]
+    assert cmds[2][-2:] == ["data", "fetch"] and runtime[2][1]["cwd"] == "steer-kit"
+    assert "not a student copy" not in capsys.readouterr().out
+
+
+def test_a_repository_url_is_cloned_only_when_the_instructor_sets_it(runtime, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STEER_KIT_REPO", "https://git.example.edu/course/steer-kit-student.git")
+    _pyproject(tmp_path / "steer-kit")  # (the fake `git clone` does nothing: the folder is already there)
+    _run_cell()
+    cmds = [c for c, _ in runtime]
+    assert not any(c[0] == "git" for c in cmds), "an existing steer-kit/ folder is reused"
+    assert cmds[1][-2:] == ["-e", "steer-kit"]
+    assert "not a student copy" in capsys.readouterr().out, "a copy without the student marker is flagged"
+    runtime.clear()
+    shutil.rmtree(tmp_path / "steer-kit")
+    with pytest.raises(FileNotFoundError):  # the fake clone wrote nothing, but it was asked for that URL
+        _run_cell()
+    assert runtime[0][0][:4] == ["git", "clone", "--depth", "1"]
+    assert runtime[0][0][4] == "https://git.example.edu/course/steer-kit-student.git"
+
+
+def test_a_wheel_is_installed_with_its_requirements_but_not_torch(runtime, tmp_path, monkeypatch):
+    wheel = tmp_path / "steer_kit-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("steer_kit-0.1.0.dist-info/METADATA",
+                   "Metadata-Version: 2.1\nName: steer-kit\nRequires-Dist: torch>=2.13.0\nRequires-Dist: numpy>=2.4\n"
+                   'Requires-Dist: pytest>=9; extra == "dev"\nRequires-Dist: bitsandbytes>=0.45; extra == "gpu"\n')
+    monkeypatch.setenv("STEER_KIT_WHEEL", str(wheel))
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None)
+    _run_cell()
+    cmds = [c for c, _ in runtime]
+    assert cmds[0][5:] == ["numpy>=2.4", "bitsandbytes>=0.45"]
+    assert cmds[1][-1] == str(wheel) and "--no-deps" in cmds[1]
+    assert runtime[2][1]["cwd"] == "."

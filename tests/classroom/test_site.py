@@ -1,0 +1,145 @@
+"""`make site`: every page exists, every image and internal link resolves, pages come in course order, executed
+copies are preferred (quick, then smoke, else the committed notebook under a banner), and the student variant
+shows no solution."""
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import nbformat
+import pytest
+
+from steer_lib.classroom import site
+from steer_lib.classroom.install_cell import INSTALL_CELL, TAG
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+SOLUTION = {"grade": False, "grade_id": "double", "locked": False, "schema_version": 3, "solution": True,
+            "task": False}
+TEST = {"grade": True, "grade_id": "test_double", "locked": True, "points": 3, "schema_version": 3,
+        "solution": False, "task": False}
+
+
+def _nb(cells) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for kind, src, meta, outputs in cells:
+        cell = nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
+        cell.metadata.update(meta)
+        if outputs:
+            cell.outputs = outputs
+        nb.cells.append(cell)
+    return nb
+
+
+@pytest.fixture()
+def course(tmp_path):
+    nbs, runs, figs = tmp_path / "notebooks", tmp_path / "runs", tmp_path / "figures"
+    (nbs / "img").mkdir(parents=True)
+    (nbs / "img" / "dot.png").write_bytes(PNG)
+    intro = [("markdown", "# 00 · Intro\n\nA picture: ![dot](img/dot.png)", {}, None),
+             ("code", INSTALL_CELL, {"tags": [TAG]}, None), ("code", "print('hi')", {}, None)]
+    toy = [("markdown", "# 01 · Toy exercise with $P_\\theta$", {}, None),
+           ("code", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            {"nbgrader": SOLUTION}, None),
+           ("code", "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
+            {"nbgrader": TEST}, None)]
+    more = [("markdown", "# 02 · More", {}, None), ("code", "x = 1", {}, None)]
+    for name, cells in (("00_intro", intro), ("01_toy", toy), ("02_more", more)):
+        nbformat.write(_nb(cells), nbs / f"{name}.ipynb")
+    # executed copies: 00 only at smoke (with a plot), 01 at quick for two tasks (and at smoke: not used)
+    plot = nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(PNG).decode()})
+    text = nbformat.v4.new_output("stream", name="stdout", text="hi\n")
+    (runs / "smoke" / "executed").mkdir(parents=True)
+    (runs / "quick" / "executed").mkdir(parents=True)
+    nbformat.write(_nb([intro[0], intro[1], ("code", "print('hi')", {}, [text, plot])]),
+                   runs / "smoke" / "executed" / "00_intro.ipynb")
+    for task in ("alpha", "beta"):
+        nbformat.write(_nb(toy), runs / "quick" / "executed" / f"01_toy__{task}.ipynb")
+    nbformat.write(_nb(toy), runs / "smoke" / "executed" / "01_toy.ipynb")
+    (figs / "smoke").mkdir(parents=True)
+    (figs / "smoke" / "heatmap.png").write_bytes(PNG)
+    return {"notebooks_dir": nbs, "runs": runs, "figures_root": figs}
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.imgs.append(a.get("src", ""))
+        elif tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+
+def _text(page: Path) -> str:
+    """A page's text as a reader sees it (syntax highlighting splits code into many <span>s)."""
+    return site.visible_text(page.read_text(encoding="utf-8"))
+
+
+def _check_pages(out: Path) -> dict:
+    meta = json.loads((out / "site.json").read_text())
+    pages = ["index.html", *meta["pages"], *(["figures.html"] if (out / "figures.html").exists() else [])]
+    n_imgs = 0
+    for page in pages:
+        assert (out / page).is_file(), f"{page} is missing"
+        refs = _Refs()
+        refs.feed((out / page).read_text(encoding="utf-8"))
+        for src in refs.imgs:
+            assert src, f"{page}: an <img> without src"
+            n_imgs += 1
+            if not src.startswith("data:image/"):
+                assert not urlparse(src).scheme and (out / unquote(src)).is_file(), f"{page}: <img src={src!r}>"
+        for href in refs.links:
+            url = urlparse(href)
+            if url.scheme or href.startswith("#"):
+                continue  # external (nbconvert's own anchors and CDN links) or a place on the same page
+            assert (out / unquote(url.path)).is_file(), f"{page}: link {href!r} does not resolve"
+    return {"meta": meta, "n_imgs": n_imgs}
+
+
+def test_the_site_renders_every_notebook_in_course_order(course, tmp_path):
+    index = site.build(tmp_path / "site", **course)
+    out = index.parent
+    checked = _check_pages(out)
+    pages = checked["meta"]["pages"]
+    assert list(pages) == ["00_intro.html", "01_toy__alpha.html", "01_toy__beta.html", "02_more.html"]
+    assert {p: v["status"] for p, v in pages.items()} == {
+        "00_intro.html": "smoke", "01_toy__alpha.html": "quick", "01_toy__beta.html": "quick",
+        "02_more.html": "unexecuted"}
+    text = index.read_text()
+    assert text.index("00 · Intro") < text.index("01 · Toy exercise with P_θ") < text.index("02 · More")
+    assert 'href="figures.html"' in text and (out / "figures" / "smoke" / "heatmap.png").is_file()
+    intro = (out / "00_intro.html").read_text()
+    assert "Executed at <code>PROFILE=smoke</code>" in intro
+    assert intro.count("data:image/png") >= 2, "the output plot and the markdown image are embedded"
+    assert "Not executed" in (out / "02_more.html").read_text()
+    assert "find_spec" not in _text(out / "00_intro.html") and "left out of this page" in _text(out / "00_intro.html")
+    assert checked["n_imgs"] >= 3
+    assert "return 2 * x" in _text(out / "01_toy__alpha.html"), "the full site shows the executed solutions"
+
+
+def test_the_student_site_shows_no_solution(course, tmp_path):
+    out = site.build(tmp_path / "site-student", student=True, **course).parent
+    checked = _check_pages(out)
+    assert checked["meta"]["student"] is True
+    assert {p: v["status"] for p, v in checked["meta"]["pages"].items()} == {
+        "00_intro.html": "smoke", "01_toy.html": "exercise", "02_more.html": "unexecuted"}
+    for page in out.glob("*.html"):
+        body = _text(page)
+        for secret in (*site.MARKERS, "return 2 * x", "double(5)"):
+            assert secret not in body, f"{page.name}: {secret!r}"
+    toy = _text(out / "01_toy.html")
+    assert "NotImplementedError" in toy and "Exercise version" in toy and "assert double(2) == 4" in toy
+
+
+def test_a_rebuild_replaces_the_old_site(course, tmp_path):
+    out = site.build(tmp_path / "site", **course).parent
+    (course["runs"] / "quick" / "executed" / "01_toy__beta.ipynb").unlink()
+    site.build(out, **course)
+    assert not (out / "01_toy__beta.html").exists() and (out / "01_toy__alpha.html").exists()

@@ -1,0 +1,115 @@
+"""`make student-repo`: the student copy holds no solution, no hidden test and no history, and still works."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from steer_lib.classroom import assignments, install_cell, student_repo
+from steer_lib.classroom.assignments import AssignmentError
+from steer_lib.classroom.install_cell import STUDENT_MARKER
+
+ROOT = Path(__file__).resolve().parents[2]
+NB_DIR = ROOT / "notebooks"
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("student")
+    out = student_repo.build(tmp / "steer-kit-student", archive=tmp / "student.tar.gz")
+    return out, tmp / "student.tar.gz"
+
+
+def test_markers_are_the_ones_nbgrader_uses():
+    assert "BEGIN SOLUTION" in student_repo.MARKERS and "BEGIN HIDDEN TESTS" in student_repo.MARKERS
+    assert "END MARK SCHEME" in student_repo.MARKERS and len(student_repo.MARKERS) == 6
+
+
+def test_no_solution_and_no_hidden_test_in_the_tree(copy):
+    out, _ = copy
+    assert student_repo.find_markers(out) == []
+    # the solution lines themselves (not just the markers) are not in the student notebooks
+    students = "\n".join(c.source for p in (out / "notebooks").glob("*.ipynb")
+                         for c in nbformat.read(p, as_version=4).cells)
+    for name in [p.stem for p in assignments.assignment_notebooks(NB_DIR)]:
+        src = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+        public = re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "",
+                        "\n".join(c.source for c in src.cells), flags=re.S)
+        for cell in src.cells:
+            for region in ("SOLUTION", "HIDDEN TESTS"):
+                body = re.findall(rf"### BEGIN {region}\n(.*?)### END {region}", cell.source, flags=re.S)
+                for line in "\n".join(body).splitlines():
+                    line = line.strip()
+                    if line and not line.startswith("#") and line not in public:
+                        assert line not in students, f"{name}: {line!r} is in the student copy"
+        student = (out / "notebooks" / f"{name}.ipynb").read_text()
+        assert "raise NotImplementedError()" in student or assignments.TEXT_STUB in student, f"{name}: no stub"
+
+
+def test_one_commit_and_no_other_object_holds_a_solution(copy):
+    out, _ = copy
+    assert _git(out, "rev-list", "--all").split() == [_git(out, "rev-parse", "HEAD").strip()]
+    assert _git(out, "status", "--porcelain") == "", "everything is committed"
+    everything = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=out,
+                                capture_output=True, check=True).stdout.decode("utf-8", errors="replace")
+    assert everything and not [m for m in student_repo.MARKERS if m in everything]
+
+
+def test_every_student_notebook_has_the_one_install_cell(copy):
+    out, _ = copy
+    assert install_cell.sync(sorted((out / "notebooks").glob("*.ipynb")), check=True) == []
+
+
+def test_what_the_copy_contains_and_leaves_out(copy):
+    out, archive = copy
+    files = set(_git(out, "ls-files").split())
+    assert {"pyproject.toml", "Makefile", "README.md", "steer_lib/data/MANIFEST.tsv", "steer_lib/decoding/engine.py",
+            "data/README.md", "docs/metrics.md", "tests/test_layout.py", STUDENT_MARKER} <= files
+    assert sorted(f for f in files if f.startswith("notebooks/")) == sorted(
+        f"notebooks/{p.name}" for p in NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+    for rel in files:
+        assert not student_repo.instructor_only(rel) or rel.startswith("notebooks/"), rel
+    assert not any(f.startswith(("tests/classroom/", "steer_lib/classroom/")) for f in files)
+    assert "docs/teaching.md" not in files
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "steer-kit/pyproject.toml" in names and f"steer-kit/{STUDENT_MARKER}" in names
+    assert not any("classroom" in n for n in names)
+
+
+def test_the_copy_imports_and_its_layout_test_passes(copy):
+    out, _ = copy
+    env = {**os.environ, "PYTHONPATH": str(out)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--override-ini=addopts=",
+                           "tests/test_layout.py"], cwd=out, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    proc = subprocess.run([sys.executable, "-m", "steer_lib", "assignments", "generate"], cwd=out, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "not part of this copy" in proc.stderr
+
+
+def test_refuses_a_non_empty_folder_and_a_folder_inside_the_checkout(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "f").write_text("")
+    with pytest.raises(AssignmentError, match="not empty"):
+        student_repo.build(tmp_path / "x")
+    with pytest.raises(AssignmentError, match="inside the kit"):
+        student_repo.build(ROOT / "student")
+
+
+def test_a_solution_outside_the_notebooks_fails_closed(tmp_path):
+    """A marker in a file that would ship is an error that names the file, not a silent leak."""
+    tree = tmp_path / "t"
+    (tree / "tests").mkdir(parents=True)
+    (tree / "tests" / "test_x.py").write_text("# ### BEGIN " + "SOLUTION\n")
+    assert student_repo.find_markers(tree) == ["tests/test_x.py: BEGIN SOLUTION"]
