@@ -9,8 +9,8 @@ code paths stay exactly as they were.
 Only Python objects travel (the finished texts of a batch, the records a resume keeps), never
 tensors: the collectives are ``all_gather_object`` / ``broadcast_object_list``.
 
->>> shard_rows(5, 0, 2), shard_rows(5, 1, 2), shard_rows(1, 1, 2)
-((0, 2), (2, 5), (1, 1))
+>>> shard_rows(5, 0, 2), shard_rows(5, 1, 2), shard_rows(1, 0, 2)  # a rank may get no rows
+((0, 2), (2, 5), (0, 0))
 """
 from __future__ import annotations
 

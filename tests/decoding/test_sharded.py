@@ -140,3 +140,23 @@ def test_helpers_are_no_ops_on_one_process(monkeypatch):
     assert distributed.all_gather("x") == ["x"] and distributed.broadcast(3) == 3
     distributed.barrier()
     assert distributed.device_for_rank("auto") == "auto"
+
+
+def test_rows_of_a_batch_are_those_rows_of_the_whole_batch(tokenizer):
+    """In one process: decoding a batch in row slices (one empty) gives the whole batch's texts."""
+    from steer_lib.decoding.methods import generate
+    from steer_lib.decoding.negatives import NegativePool
+
+    base = make_tiny_llama(len(tokenizer))
+    base.model.embed_tokens.weight.data.mul_(0.2)
+    model = add_nonzero_lora(base)
+    prompt = "Write a question:"
+    for method in ("steer", "top_k"):
+        kw = dict(method=method, seed=4, batch_size=5, max_new_tokens=10, batch_offset=3)
+
+        def pool():
+            return {"negatives": NegativePool(POOL, k=2, seed=4)} if method == "steer" else {}
+        whole = generate(model, tokenizer, [prompt] * 5, **kw, **pool())
+        assert len(set(whole)) > 2
+        parts = [generate(model, tokenizer, [prompt] * 5, rows=r, **kw, **pool()) for r in ((0, 0), (0, 2), (2, 5))]
+        assert parts[0] == [] and parts[1] + parts[2] == whole
