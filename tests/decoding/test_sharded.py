@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import add_nonzero_lora, make_tiny_llama
+
 from steer_lib.cli import generate as generate_cli
 from steer_lib.decoding import distributed
 
@@ -86,6 +86,7 @@ writer.generate_file("hypotheses", "steer", 8, sys.argv[1], model=PeftModel.from
 def lib(folders, tmp_path_factory):
     """``(one-process file bytes, model, tokenizer, child script)`` of generate_file with the small pool."""
     from peft import PeftModel
+
     from steer_lib.decoding.writer import generate_file
     from steer_lib.models import load_base
 
@@ -181,8 +182,8 @@ def test_rows_of_a_batch_are_those_rows_of_the_whole_batch(tokenizer):
     for method in ("steer", "top_k"):
         kw = dict(method=method, seed=4, batch_size=5, max_new_tokens=10, batch_offset=3)
 
-        def pool():
-            return {"negatives": NegativePool(POOL, k=2, seed=4)} if method == "steer" else {}
+        def pool(method=method):
+            return {"negatives": NegativePool(POOL, k=2, seed=4)} if method == "steer" else {}  # a fresh pool
         whole = generate(model, tokenizer, [prompt] * 5, **kw, **pool())
         assert len(set(whole)) > 2
         parts = [generate(model, tokenizer, [prompt] * 5, rows=r, **kw, **pool()) for r in ((0, 0), (0, 2), (2, 5))]
