@@ -188,3 +188,10 @@ def test_rows_of_a_batch_are_those_rows_of_the_whole_batch(tokenizer):
         assert len(set(whole)) > 2
         parts = [generate(model, tokenizer, [prompt] * 5, rows=r, **kw, **pool()) for r in ((0, 0), (0, 2), (2, 5))]
         assert parts[0] == [] and parts[1] + parts[2] == whole
+
+
+def test_one_process_takes_the_same_double_dash_command_line(capsys):
+    from steer_lib.__main__ import main
+
+    assert main(["--", "generate", "--task", "nope", "--n", "8"]) == 2
+    assert "error: unknown task 'nope'" in capsys.readouterr().err
