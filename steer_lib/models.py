@@ -122,7 +122,7 @@ def resolve_base(name_or_path: str | None = None) -> str:
             cached = None
         if not isinstance(cached, str):
             raise ModelNotFoundError(
-                f"model {str(name_or_path)!r} is neither a local folder ({p.absolute()} does not exist) nor a "
+                f"model {str(name_or_path)!r} is not a local folder ({p.absolute()} does not exist) nor a "
                 "Hugging Face model in the local cache, and HF_HUB_OFFLINE=1 forbids downloading it; pass an "
                 "existing folder, or download it once with HF_HUB_OFFLINE=0 (then it is cached)")
     return str(name_or_path)

@@ -10,8 +10,8 @@ Over several processes (one file, byte-identical to one process with the same --
     python -m steer_lib launch --nproc_per_node 2 generate --task T --n 100 ...  # torchrun, no `--` needed
 
 torchrun's own parser expands abbreviations of its options over the whole command line, so
-without ``--`` it takes ``--n`` for one of ``--nnodes``/``--nproc-per-node``/… and stops
-("ambiguous option"); after ``--`` it passes everything on. ``python -m steer_lib -- generate …``
+without ``--`` it reads ``--n`` as an abbreviation of its own ``--nnodes``, ``--nproc-per-node``, …
+and stops ("ambiguous option"); after ``--`` it passes everything on. ``python -m steer_lib -- generate …``
 works too, so one command line serves one process and torchrun alike.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from .. import paths
 from ..data.tasks import get_task
-from ..decoding.methods import METHODS, resolve_params
 from ..decoding import distributed
+from ..decoding.methods import METHODS, resolve_params
 from ..decoding.writer import ResumeError, default_tag, generate_file
 
 
@@ -33,7 +33,9 @@ def load_models(args) -> tuple:
     from ..models import load_base, model_id
 
     if args.profile:
-        from ..finetune.domain_model import load_domain_model  # lazy: fine-tuning pulls in the trainer
+        from ..finetune.domain_model import (
+            load_domain_model,  # lazy: fine-tuning pulls in the trainer
+        )
         model, tok = load_domain_model(args.task, profile=args.profile, base=args.base, device=args.device)
         return model, tok, None, f"{args.task}/{args.profile}+lora", model_id(args.base)
     if args.model and (Path(args.model) / "adapter_config.json").exists():

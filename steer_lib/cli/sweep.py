@@ -2,6 +2,7 @@
 
     python -m steer_lib sweep --task hypotheses --gamma 0,0.3,0.6 --eta 0,0.3,0.6 --seeds 0 [--n 100] [--jobs 2]
     python -m steer_lib sweep -f configs/sweep_quick.yaml [--task commonsense] [--list]
+    python -m steer_lib sweep -f configs/sweep_paper.yaml --shard 3/8   # job 3 of an array of 8
 
 The settings are :class:`steer_lib.experiments.SweepConfig`; the grid runner is :mod:`steer_lib.experiments.sweep`.
 """
@@ -13,7 +14,7 @@ import time
 
 from .. import paths
 from ..config import PROFILES
-from ..experiments.sweep import _paths, grid_points, run_sweep
+from ..experiments.sweep import _paths, parse_shard, run_sweep, sweep_plan
 from ..experiments.sweep_config import SweepConfig, load_config
 
 
@@ -30,6 +31,8 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--jobs", type=int, help="points run in parallel processes (default 1)")
     ap.add_argument("--base", help="base model P_φ: a Hugging Face id or local folder (default: the embedded one)")
     ap.add_argument("--list", action="store_true", help="print the points and whether each is done; run nothing")
+    ap.add_argument("--shard", metavar="I/N", help="run only the I-th of N interleaved slices of the points "
+                    "(I from 1; for a job array, e.g. --shard $SLURM_ARRAY_TASK_ID/8 with --array=1-8)")
     a = ap.parse_args(argv)
     flags = {"profile": a.profile, "tasks": ",".join(a.task) if a.task else None, "gammas": a.gamma,
              "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs, "base_model": a.base}
@@ -37,27 +40,32 @@ def cli(argv: list[str]) -> int:
         cfg = load_config(a.file, **flags) if a.file else SweepConfig().replace(
             **{k: v for k, v in flags.items() if v is not None})
         cfg = cfg.resolved()
+        shard = parse_shard(a.shard) if a.shard is not None else None
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from ..runtime import configure_threads
 
     configure_threads()
+    plan = sweep_plan(cfg.tasks, cfg.gammas, cfg.etas, cfg.seeds, shard=shard)
+    if shard:
+        total = len(sweep_plan(cfg.tasks, cfg.gammas, cfg.etas, cfg.seeds))
+        print(f"shard {shard[0]}/{shard[1]}: {len(plan)} of {total} point(s)", flush=True)
     if a.list:
-        for t in cfg.tasks:
-            for g, e, s in grid_points(cfg.gammas, cfg.etas, cfg.seeds):
-                done = _paths(t, g, e, s, cfg.profile, cfg.n, cfg.base_model)["record"].is_file()
-                print(f"{t:<18} γ={g:<4g} η={e:<4g} seed={s}  {'done' if done else 'to run'}")
+        for t, g, e, s in plan:
+            done = _paths(t, g, e, s, cfg.profile, cfg.n, cfg.base_model)["record"].is_file()
+            print(f"{t:<18} γ={g:<4g} η={e:<4g} seed={s}  {'done' if done else 'to run'}")
         return 0
     t0, failed = time.time(), 0
-    for t in cfg.tasks:
+    for t in dict.fromkeys(task for task, *_ in plan):  # the tasks this job has points of, in order
         try:
             run_sweep(t, cfg.gammas, cfg.etas, cfg.seeds, profile=cfg.profile, n=cfg.n, jobs=cfg.jobs,
+                      only=[pt for task, *pt in plan if task == t] if shard else None,
                       log=lambda line: print(line, flush=True),  # flushed: a sweep log is often tailed
                       base_model=cfg.base_model)
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
-    print(f"sweep: {len(cfg.tasks)} task(s), {time.time() - t0:.0f}s wall; records under "
+    print(f"sweep: {len(cfg.tasks)} task(s), {len(plan)} point(s), {time.time() - t0:.0f}s wall; records under "
           f"{paths.profile_runs_dir(cfg.profile, cfg.base_model) / 'sweeps'}")
     return 1 if failed else 0

@@ -2,15 +2,15 @@
 
 Launched by ``torchrun --nproc_per_node N`` or ``accelerate launch --multi_gpu --num_processes N``,
 every process sees ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; :func:`setup` then joins the
-process group (NCCL when this process has a GPU of its own, gloo otherwise). With ``WORLD_SIZE``
+process group (NCCL when every process on the machine has a GPU of its own, gloo otherwise). With ``WORLD_SIZE``
 unset or 1 nothing is initialised and every helper is a no-op on one process, so single-process
 code paths stay exactly as they were.
 
 Only Python objects travel (the finished texts of a batch, the records a resume keeps), never
 tensors: the collectives are ``all_gather_object`` / ``broadcast_object_list``.
 
->>> shard_rows(5, 0, 2), shard_rows(5, 1, 2), shard_rows(1, 1, 2)
-((0, 2), (2, 5), (1, 1))
+>>> shard_rows(5, 0, 2), shard_rows(5, 1, 2), shard_rows(1, 0, 2)  # a rank may get no rows
+((0, 2), (2, 5), (0, 0))
 """
 from __future__ import annotations
 
@@ -51,11 +51,19 @@ def setup() -> tuple[int, int]:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        own_gpu = torch.cuda.is_available() and local_rank() < torch.cuda.device_count()
-        if own_gpu:
+        nccl = _gpu_each()  # the same answer on every rank of a machine: one backend for all
+        if nccl:
             torch.cuda.set_device(local_rank())  # object collectives on NCCL go through the current device
-        dist.init_process_group("nccl" if own_gpu else "gloo", timeout=TIMEOUT)
+        dist.init_process_group("nccl" if nccl else "gloo", timeout=TIMEOUT)
     return dist.get_rank(), dist.get_world_size()
+
+
+def _gpu_each() -> bool:
+    """Whether every process on this machine has a GPU of its own (NCCL needs that)."""
+    import torch
+
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0) or world_size()
+    return torch.cuda.is_available() and torch.cuda.device_count() >= local
 
 
 def teardown() -> None:
@@ -67,12 +75,11 @@ def teardown() -> None:
 
 
 def device_for_rank(device: str) -> str:
-    """``"auto"`` → this rank's own GPU (``cuda:LOCAL_RANK``) when several processes share a machine."""
+    """``"auto"``/``"cuda"`` → this rank's GPU, ``cuda:LOCAL_RANK`` (shared round-robin when ranks outnumber GPUs)."""
     import torch
 
-    if world_size() > 1 and device == "auto" and torch.cuda.is_available() \
-            and local_rank() < torch.cuda.device_count():
-        return f"cuda:{local_rank()}"
+    if world_size() > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{local_rank() % torch.cuda.device_count()}"
     return device
 
 

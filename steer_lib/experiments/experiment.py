@@ -137,7 +137,10 @@ def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, ga
     t = get_task(task)
     out = generation_path(t.name, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
     if out.exists():
-        records = read_jsonl(out)
+        try:
+            records = read_jsonl(out)
+        except ValueError:  # a torn last line (a killed run) or damage: generate_file resumes or refuses, below
+            records = []
         if len(records) >= cfg.n_samples:
             return records[: cfg.n_samples]
     settings = method_settings(method, cfg, gamma, eta)
@@ -146,7 +149,7 @@ def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, ga
     model, tok = _domain_model(t.name, profile, cfg.base_model)
     generate_file(t.name, method, cfg.n_samples, out, model=model, tokenizer=tok, seed=seed,
                   batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens or t.max_new_tokens,
-                  progress=progress, **settings)
+                  progress=progress, strict=True, **settings)  # the pipeline never regenerates past damage
     return read_jsonl(out)[: cfg.n_samples]
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -148,10 +149,49 @@ def grid_points(gammas, etas, seeds) -> list[tuple[float, float, int]]:
     return [(float(g), float(e), int(s)) for s in seeds for g in gammas for e in etas]
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` → ``(I, N)``: the I-th (counting from 1) of N slices of a sweep, for a job array.
+
+    >>> parse_shard("2/4")
+    (2, 4)
+    >>> parse_shard("0/4")
+    Traceback (most recent call last):
+    ...
+    ValueError: shard '0/4': I must be between 1 and N=4 (I counts from 1: --shard 1/4 is the first slice)
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not m:
+        raise ValueError(f"shard {text!r}: expected I/N with whole numbers, e.g. 1/4 (the first of 4 slices)")
+    i, n = int(m.group(1)), int(m.group(2))
+    if n < 1:
+        raise ValueError(f"shard {text!r}: N must be at least 1")
+    if not 1 <= i <= n:
+        raise ValueError(f"shard {text!r}: I must be between 1 and N={n} (I counts from 1: --shard 1/{n} "
+                         "is the first slice)")
+    return i, n
+
+
+def sweep_plan(tasks, gammas, etas, seeds, shard: tuple[int, int] | None = None) -> list[tuple[str, float, float, int]]:
+    """Every (task, γ, η, seed) of a sweep in run order; ``shard=(i, n)``: only its i-th of n interleaved slices.
+
+    Slice i holds every n-th point starting at the i-th, so the slices are disjoint, cover the plan,
+    differ in size by at most one, and each spans every task and seed (not one job per task).
+
+    >>> sweep_plan(["a", "b"], [0, 1], [0], [0], shard=(1, 3))
+    [('a', 0.0, 0.0, 0), ('b', 1.0, 0.0, 0)]
+    """
+    plan = [(t, g, e, s) for t in tasks for g, e, s in grid_points(gammas, etas, seeds)]
+    if shard is None:
+        return plan
+    i, n = shard
+    return plan[i - 1::n]
+
+
 def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = None, jobs: int = 1,
-              log: Callable[[str], None] = no_log, base_model: str = "") -> "pd.DataFrame":
+              log: Callable[[str], None] = no_log, only=None, base_model: str = "") -> "pd.DataFrame":
     """Run every missing (γ, η, seed) of ``task``; return :func:`load_sweep`'s table of the whole grid.
 
+    ``only``: the (γ, η, seed) points of this job (one slice of :func:`sweep_plan`); default every point.
     Points that fail are reported together at the end (``RuntimeError``), after the others finished.
     """
     from .experiment import ExperimentConfig
@@ -162,6 +202,9 @@ def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = N
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     n_eff = cfg.n or ExperimentConfig.for_profile(profile).n_samples
     points = grid_points(cfg.gammas, cfg.etas, cfg.seeds)
+    if only is not None:
+        wanted = {(float(g), float(e), int(sd)) for g, e, sd in only}
+        points = [pt for pt in points if pt in wanted]
     failures: list[str] = []
     t_all = time.time()
 

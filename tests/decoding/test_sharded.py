@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import add_nonzero_lora, make_tiny_llama
+
 from steer_lib.cli import generate as generate_cli
 from steer_lib.decoding import distributed
 
@@ -65,35 +65,63 @@ POOL = ["Is dark matter cold?", "Do black holes spin?", "Can stars form in voids
 KW = dict(seed=3, batch_size=3, negatives_pool_texts=POOL, k=2, max_new_tokens=8, progress=False,
           model_id="tiny", base_model_id="tiny")  # a pool of 4: every batch's samples change the next one's N
 _CHILD = """
-import sys
+import os, signal, sys
 sys.path[:0] = [{root!r}]
 from peft import PeftModel
-from steer_lib.decoding.writer import generate_file
+from steer_lib.decoding import writer
 from steer_lib.models import load_base
+real = writer.generate
+def dying(*a, **kw):  # rank 1 is killed in the middle of batch KILL_AT (before its rows are back)
+    if os.environ["RANK"] == "1" and kw["batch_offset"] == int(os.environ.get("KILL_AT", -1)):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **kw)
+writer.generate = dying
 base, tok = load_base({base!r}, device="cpu")
-generate_file("hypotheses", "steer", 8, sys.argv[1], model=PeftModel.from_pretrained(base, {adapter!r}).eval(),
-              tokenizer=tok, **{kw!r})
+writer.generate_file("hypotheses", "steer", 8, sys.argv[1], model=PeftModel.from_pretrained(base, {adapter!r}).eval(),
+                     tokenizer=tok, **{kw!r})
 """
 
 
-def test_steer_two_processes_resume_a_torn_file_to_the_one_process_bytes(folders, tmp_path):
-    """generate_file under stock torchrun; the file already holds one batch and half a line; the pool grows."""
+@pytest.fixture(scope="module")
+def lib(folders, tmp_path_factory):
+    """``(one-process file bytes, model, tokenizer, child script)`` of generate_file with the small pool."""
     from peft import PeftModel
+
     from steer_lib.decoding.writer import generate_file
     from steer_lib.models import load_base
 
+    d = tmp_path_factory.mktemp("lib")
     base, tok = load_base(str(folders[0]), device="cpu")
     model = PeftModel.from_pretrained(base, str(folders[1])).eval()
-    one = generate_file("hypotheses", "steer", 8, tmp_path / "one.jsonl", model=model, tokenizer=tok,
-                        **KW).read_bytes()
+    one = generate_file("hypotheses", "steer", 8, d / "one.jsonl", model=model, tokenizer=tok, **KW).read_bytes()
+    script = d / "child.py"
+    script.write_text(_CHILD.format(root=ROOT, base=str(folders[0]), adapter=str(folders[1]), kw=KW))
+    return one, model, tok, script
+
+
+def test_steer_two_processes_resume_a_torn_file_to_the_one_process_bytes(lib, tmp_path):
+    """generate_file under stock torchrun; the file already holds one batch and half a line; the pool grows."""
+    one, _, _, script = lib
     lines = one.splitlines(keepends=True)
     assert len(lines) == 8 and len(set(line.split(b'"raw"')[0] for line in lines)) > 4  # diverse samples
     two = tmp_path / "two.jsonl"
     two.write_bytes(b"".join(lines[:3]) + lines[3][:25])  # a run killed while writing its second batch
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD.format(root=ROOT, base=str(folders[0]), adapter=str(folders[1]), kw=KW))
     _launch([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(two)])
     assert two.read_bytes() == one
+
+
+def test_a_rank_killed_mid_batch_leaves_the_last_whole_batch(lib, tmp_path):
+    from steer_lib.decoding.writer import generate_file
+
+    one, model, tok, script = lib
+    out = tmp_path / "killed.jsonl"
+    env = {**os.environ, "PYTHONPATH": ROOT, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "KILL_AT": "2"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script),
+                           str(out)], env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert proc.returncode != 0
+    assert out.read_bytes() == b"".join(one.splitlines(keepends=True)[:6])  # batches 0 and 1, nothing of 2
+    generate_file("hypotheses", "steer", 8, out, model=model, tokenizer=tok, **KW)  # one process resumes it
+    assert out.read_bytes() == one
 
 
 def test_stock_torchrun_passes_the_command_line_on_after_a_double_dash(tmp_path):
@@ -140,3 +168,30 @@ def test_helpers_are_no_ops_on_one_process(monkeypatch):
     assert distributed.all_gather("x") == ["x"] and distributed.broadcast(3) == 3
     distributed.barrier()
     assert distributed.device_for_rank("auto") == "auto"
+
+
+def test_rows_of_a_batch_are_those_rows_of_the_whole_batch(tokenizer):
+    """In one process: decoding a batch in row slices (one empty) gives the whole batch's texts."""
+    from steer_lib.decoding.methods import generate
+    from steer_lib.decoding.negatives import NegativePool
+
+    base = make_tiny_llama(len(tokenizer))
+    base.model.embed_tokens.weight.data.mul_(0.2)
+    model = add_nonzero_lora(base)
+    prompt = "Write a question:"
+    for method in ("steer", "top_k"):
+        kw = dict(method=method, seed=4, batch_size=5, max_new_tokens=10, batch_offset=3)
+
+        def pool(method=method):
+            return {"negatives": NegativePool(POOL, k=2, seed=4)} if method == "steer" else {}  # a fresh pool
+        whole = generate(model, tokenizer, [prompt] * 5, **kw, **pool())
+        assert len(set(whole)) > 2
+        parts = [generate(model, tokenizer, [prompt] * 5, rows=r, **kw, **pool()) for r in ((0, 0), (0, 2), (2, 5))]
+        assert parts[0] == [] and parts[1] + parts[2] == whole
+
+
+def test_one_process_takes_the_same_double_dash_command_line(capsys):
+    from steer_lib.__main__ import main
+
+    assert main(["--", "generate", "--task", "nope", "--n", "8"]) == 2
+    assert "error: unknown task 'nope'" in capsys.readouterr().err

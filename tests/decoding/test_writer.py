@@ -141,3 +141,98 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
     assert 2 <= n_before < 8, "the child should have been killed mid-run"
     subprocess.run([sys.executable, str(script), str(killed), "0"], check=True, env=env, timeout=300)
     assert killed.read_bytes() == full.read_bytes()
+
+
+def _damage_middle(path, line_no: int) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[line_no - 1] = b'{"index": 4, "te\n'  # a corrupt line that is not the last one
+    path.write_bytes(b"".join(lines))
+
+
+def test_damage_in_the_middle_warns_with_file_line_and_count_then_regenerates(model, tokenizer, tmp_path):
+    full = writer.generate_file("hypotheses", "steer", 7, tmp_path / "full.jsonl", model=model,
+                                tokenizer=tokenizer, **KW).read_bytes()
+    out = tmp_path / "damaged.jsonl"
+    out.write_bytes(full)
+    _damage_middle(out, 5)  # record 4 (line 5): batches of 2 keep lines 1-4, cut 3 lines, regenerate 3
+    with pytest.warns(UserWarning) as rec:
+        writer.generate_file("hypotheses", "steer", 7, out, model=model, tokenizer=tokenizer, **KW)
+    msg = str(rec[0].message)
+    assert str(out) in msg and "line 5 of 7" in msg and "not a JSON record" in msg
+    assert "first 4 record(s)" in msg and "regenerates 3 record(s)" in msg
+    assert out.read_bytes() == full
+
+
+def test_damage_in_the_middle_with_strict_refuses_and_leaves_the_file(model, tokenizer, tmp_path):
+    out = writer.generate_file("hypotheses", "steer", 6, tmp_path / "x.jsonl", model=model, tokenizer=tokenizer, **KW)
+    lines = out.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[3]  # a duplicated record: index 3 on line 3
+    out.write_bytes(b"".join(lines))
+    before = out.read_bytes()
+    with pytest.raises(writer.ResumeError, match=r"line 3 of 6 is damaged \(record index 3 where 2 was expected\)"):
+        writer.generate_file("hypotheses", "steer", 6, out, model=model, tokenizer=tokenizer, strict=True, **KW)
+    assert out.read_bytes() == before
+
+
+def test_a_torn_last_line_is_resumed_quietly_even_with_strict(model, tokenizer, tmp_path, recwarn):
+    full = writer.generate_file("hypotheses", "steer", 4, tmp_path / "full.jsonl", model=model,
+                                tokenizer=tokenizer, **KW).read_bytes()
+    out = tmp_path / "torn.jsonl"
+    out.write_bytes(full[: len(full) - 30])
+    writer.generate_file("hypotheses", "steer", 4, out, model=model, tokenizer=tokenizer, strict=True, **KW)
+    assert out.read_bytes() == full and not [w for w in recwarn if "damaged" in str(w.message)]
+
+
+def _cli_args(base, adapter, out, *extra):
+    return ["--task", "hypotheses", "--n", "2", "--batch-size", "2", "--k", "2", "--max-new-tokens", "4",
+            "--model", str(adapter), "--base", str(base), "--device", "cpu", "--no-progress", "--out", str(out),
+            *extra]
+
+
+@pytest.fixture(scope="module")
+def saved(tokenizer, tmp_path_factory):
+    d = tmp_path_factory.mktemp("saved")
+    base = make_tiny_llama(len(tokenizer))
+    base.save_pretrained(d / "base")
+    tokenizer.save_pretrained(d / "base")
+    add_nonzero_lora(base).save_pretrained(d / "adapter")
+    return d / "base", d / "adapter"
+
+
+def _error_lines(capsys) -> list[str]:
+    err = capsys.readouterr().err  # besides transformers' "Loading weights" bars: one error line, no traceback
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def test_cli_errors_are_one_line_exit_2(saved, tmp_path, capsys):
+    from steer_lib.cli import generate as generate_cli
+
+    base, adapter = saved
+    out = tmp_path / "set.jsonl"
+    assert generate_cli.cli(_cli_args(base, adapter, out)) == 0
+    capsys.readouterr()
+    # resuming with other settings
+    assert generate_cli.cli(_cli_args(base, adapter, out, "--gamma", "0.5")) == 2
+    err = _error_lines(capsys)
+    assert len(err) == 1 and "different settings" in err[0]
+    # damage in the middle under --strict
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"garbage\n" + lines[1])
+    assert generate_cli.cli(_cli_args(base, adapter, out, "--strict")) == 2
+    err = _error_lines(capsys)
+    assert len(err) == 1 and "line 1 of 2 is damaged" in err[0] and "refusing to resume (strict)" in err[0]
+    # a base folder that does not exist
+    assert generate_cli.cli(_cli_args(tmp_path / "no" / "such", adapter, out)) == 2
+    err = _error_lines(capsys)
+    assert len(err) == 1 and "model folder" in err[0] and "does not exist" in err[0] and "no/such" in err[0]
+
+
+def test_uncached_hub_id_offline_is_a_clear_error(monkeypatch):
+    from steer_lib import models
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(models.ModelNotFoundError, match="no-such-model.*not.*in the local cache.*HF_HUB_OFFLINE=1.*HF_HUB_OFFLINE=0"):
+        models.resolve_base("steer-kit-test/no-such-model")
+    with pytest.raises(models.ModelNotFoundError, match="does not exist"):
+        models.resolve_base("/no/such/folder")

@@ -150,3 +150,40 @@ def test_second_process_waits_for_a_point_in_progress(runs, fake_notebook, tmp_p
     rec = sweep.run_point("hypotheses", 0.0, 0.0, 0, profile="smoke", n=2)  # blocks until the other finishes
     holder.wait()
     assert rec["by"] == "other" and rec["status"] == "cached" and fake_notebook == []
+
+
+def test_shards_split_the_plan_disjointly_and_cover_it():
+    tasks, g, e, s = ["hypotheses", "commonsense"], [0, 0.3, 0.6], [0, 0.3], [0, 1]
+    plan = sweep.sweep_plan(tasks, g, e, s)
+    assert len(plan) == 24
+    for n in (1, 4, 5, 24, 30):
+        slices = [sweep.sweep_plan(tasks, g, e, s, shard=(i, n)) for i in range(1, n + 1)]
+        assert sorted(pt for sl in slices for pt in sl) == sorted(plan)  # disjoint and complete
+        sizes = [len(sl) for sl in slices]
+        assert max(sizes) - min(sizes) <= 1
+    assert {t for t, *_ in sweep.sweep_plan(tasks, g, e, s, shard=(1, 5))} == set(tasks)  # interleaved, not by task
+    assert sweep.sweep_plan(tasks, g, e, s, shard=(2, 4)) == sweep.sweep_plan(tasks, g, e, s, shard=(2, 4))
+
+
+@pytest.mark.parametrize("text, message", [("0/4", "between 1 and N=4"), ("5/4", "between 1 and N=4"),
+                                           ("1/0", "N must be at least 1"), ("2", "expected I/N"),
+                                           ("a/b", "expected I/N"), ("-1/4", "expected I/N")])
+def test_bad_shard_is_a_clear_error(runs, capsys, text, message):
+    assert sweep_cli.cli(["--profile", "smoke", "--task", "hypotheses", f"--shard={text}", "--list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: shard") and message in err[0]
+
+
+def test_shards_run_only_their_points_and_together_the_grid(runs, fake_notebook, capsys):
+    args = ["--profile", "smoke", "--task", "hypotheses,commonsense", "--gamma", "0,0.6", "--eta", "0,0.3",
+            "--seeds", "0", "--n", "2"]
+    assert sweep_cli.cli(args + ["--shard", "2/3", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "shard 2/3: 3 of 8 point(s)" in out and out.count("to run") == 3 and not fake_notebook
+    ran = []
+    for i in (1, 2, 3):
+        assert sweep_cli.cli(args + ["--shard", f"{i}/3"]) == 0
+        ran.append({(c["TASK"], c["GAMMA"], c["ETA"]) for c in fake_notebook[len(set().union(*ran)):]})
+    assert [len(r) for r in ran] == [3, 3, 2] and len(set().union(*ran)) == 8 == len(fake_notebook)
+    assert {t for t, *_ in ran[0]} == {"hypotheses", "commonsense"}
+    assert sweep_cli.cli(args + ["--shard", "1/3"]) == 0 and len(fake_notebook) == 8  # done points are skipped
