@@ -44,10 +44,19 @@ class NegativePool:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def draw_indices(self, index: int) -> list[int]:
+        """Where sample ``index``'s k examples sit in the pool (``< n_real``: a real example; else synthetic).
+
+        >>> pool = NegativePool(["a", "b", "c"], k=2, seed=0)
+        >>> [pool.texts[i] for i in pool.draw_indices(5)] == pool.draw(5)
+        True
+        """
+        rng = random.Random(f"steer-neg:{self.seed}:{index}")  # str seeds hash stably (sha512)
+        return rng.sample(range(len(self.texts)), min(self.k, len(self.texts)))
+
     def draw(self, index: int) -> list[str]:
         """The k examples for sample ``index`` (fewer if the pool is smaller than k)."""
-        rng = random.Random(f"steer-neg:{self.seed}:{index}")  # str seeds hash stably (sha512)
-        return rng.sample(self.texts, min(self.k, len(self.texts)))
+        return [self.texts[i] for i in self.draw_indices(index)]
 
     def add(self, texts: Iterable[str]) -> None:
         """Add finished synthetic samples (no-op when ``grow`` is off)."""

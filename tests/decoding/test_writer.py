@@ -44,6 +44,26 @@ def test_records_and_byte_identical_rerun(model, tokenizer, tmp_path):
     assert a.read_bytes() == before
 
 
+def test_records_name_the_negatives_each_sample_was_steered_from(model, tokenizer, tmp_path):
+    from steer_lib.decoding import NegativePool
+
+    out = writer.generate_file("hypotheses", "steer", 6, tmp_path / "n.jsonl", model=model, tokenizer=tokenizer,
+                               gamma=0.2, eta=0.3, **KW)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    # The same pool, rebuilt as the writer grew it: each record's ids must name what its sample drew.
+    pool = NegativePool(POOL, k=KW["k"], seed=KW["seed"], clean=get_task("hypotheses").clean)
+    for b in range(0, 6, KW["batch_size"]):
+        batch = recs[b:b + KW["batch_size"]]
+        for r in batch:
+            assert r["negative_ids"] == pool.draw_indices(r["index"]) and len(r["negative_ids"]) == KW["k"]
+            assert r["negative_is_real"] == [i < len(POOL) for i in r["negative_ids"]]
+        pool.add([r["raw"] for r in batch])
+    assert all(all(r["negative_is_real"]) for r in recs[:KW["batch_size"]])  # the first batch sees real data only
+    top = writer.generate_file("hypotheses", "top_k", 2, tmp_path / "t.jsonl", model=model, tokenizer=tokenizer,
+                               **KW)
+    assert "negative_ids" not in json.loads(top.read_text().splitlines()[0])  # no N, no columns
+
+
 def test_resume_after_interrupt_and_torn_write(model, tokenizer, tmp_path, monkeypatch):
     full = writer.generate_file("hypotheses", "steer", 7, tmp_path / "full.jsonl", model=model,
                                       tokenizer=tokenizer, **KW).read_bytes()
