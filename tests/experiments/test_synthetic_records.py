@@ -12,7 +12,7 @@ from steer_lib.experiments import experiment
 @pytest.fixture
 def calls(tmp_path, monkeypatch):
     monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile: (None, None))
+    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile, base_model="": (None, None))
     seen = []
 
     def fake_generate_file(task, method, n, out, **kw):
