@@ -14,12 +14,13 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench assignments autograde clean-runs
+.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench gpu-check assignments autograde clean-runs
 
 help:
 	@echo "make reproduce [PROFILE=quick|smoke|paper]   run every notebook with papermill"
 	@echo "make test                                     pytest + smoke pipeline + nbval"
 	@echo "make bench                                    decoding + metrics benchmarks (ratios, one run each)"
+	@echo "make gpu-check [GPU_CHECK_OUT=FILE]           GPU code paths on random-weight models (no install, no download)"
 	@echo "make data                                     fetch and verify the real data"
 
 $(STAMP): pyproject.toml Makefile
@@ -52,6 +53,14 @@ reproduce: data
 bench: data
 	$(PYTHON) -m steer_lib bench --json
 	$(PYTHON) -m steer_lib bench-metrics --json
+
+# The GPU check needs only torch/transformers/peft(/accelerate, bitsandbytes): no install stamp, no data, no
+# network. It uses .venv's python when there is one, else python3 (GPU_CHECK_PY=... to choose). On CUDA it runs
+# the real shapes (a few minutes); on a CPU, tiny ones (under a minute). One JSON line, also written to the file.
+GPU_CHECK_PY  ?= $(if $(wildcard $(PYTHON)),$(PYTHON),$(PY))
+GPU_CHECK_OUT ?= runs/gpu_check.json
+gpu-check:
+	PYTHONPATH=.$(if $(PYTHONPATH),:$(PYTHONPATH)) $(GPU_CHECK_PY) -m steer_lib gpu-check --out "$(GPU_CHECK_OUT)"
 
 # Student versions (solutions and hidden tests removed) + gradebook, generated from notebooks/ by nbgrader in a
 # temporary course directory: make assignments [ASSIGNMENTS_OUT=DIR]   (default assignments/release)
