@@ -60,6 +60,8 @@ bench: data
 GPU_CHECK_PY  ?= $(if $(wildcard $(PYTHON)),$(PYTHON),$(PY))
 GPU_CHECK_OUT ?= runs/gpu_check.json
 gpu-check:
+	@$(GPU_CHECK_PY) -c "import torch, transformers, peft" 2>/dev/null || { echo "error: gpu-check needs torch, \
+	transformers and peft importable by $(GPU_CHECK_PY); choose another with GPU_CHECK_PY=..., or make install" >&2; exit 2; }
 	PYTHONPATH=.$(if $(PYTHONPATH),:$(PYTHONPATH)) $(GPU_CHECK_PY) -m steer_lib gpu-check --out "$(GPU_CHECK_OUT)"
 
 # Student versions (solutions and hidden tests removed) + gradebook, generated from notebooks/ by nbgrader in a
