@@ -10,12 +10,13 @@ dependencies (no gguf, mauve-text, papermill, sentence-transformers, datasets) a
 - text is a string of space-separated token ids (:class:`IdTokenizer`), so the kit's own
   :func:`~steer_lib.decoding.generate` runs unchanged without a tokenizer.
 
-Per shape, in bf16: tokens/s of plain top-k sampling, STEER with k = 10 and k = 2 negatives in
-both engine layouts (``split``, ``merged``), the authors' loop (:func:`reference_steer`, batch 1)
-and the transformers CFG peer (:mod:`steer_lib.decoding.hf_cfg`); their ratios; peak GPU memory.
-Then, in fp32 on the same device, the exactness of the engine against a naive cache-free loop
-(max |Δ| of the STEER scores, greedy token agreement), one QLoRA training step when bitsandbytes
-is importable on CUDA (else a stated skip), and the versions it ran with. ``tiny=True`` (the
+Per shape, first in fp32 on the device: the exactness of the engine (both layouts) against a naive
+cache-free loop (max |Δ| of the STEER scores, greedy token agreement). Then in bf16: tokens/s of
+plain top-k sampling, STEER with k = 10 and k = 2 negatives in both engine layouts (``split``,
+``merged``), the authors' loop (:func:`reference_steer`, batch 1) and the transformers CFG peer
+(:mod:`steer_lib.decoding.hf_cfg`); their ratios; peak GPU memory of the bf16 phase
+(``peak_memory_fp32_mb``: of the fp32 phase). Once: one QLoRA training step when bitsandbytes is
+importable on CUDA (else a stated skip), and the versions it ran with. ``tiny=True`` (the
 default without CUDA) runs the same code on 2-layer versions of the shapes with short lengths:
 that is how it is tested on CPU (``tests/bench/test_gpu_check.py``).
 
@@ -287,10 +288,14 @@ def check_shape(shape: str, device: torch.device, lengths: Lengths, tiny: bool, 
     out["exactness_fp32"] = {layout: exactness(model, tok, prompt, pool, lengths, layout)
                              for layout in ("split", "merged")}
     model = model.to(torch.bfloat16)
+    if device.type == "cuda":  # the bf16 figure below is the decoders' own peak, not the fp32 check's
+        out["peak_memory_fp32_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     log(f"{shape}: throughput in bf16")
     out["bf16"] = throughput(model, tok, prompt, pool, lengths)
     out["peak_memory_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
-                             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # CPU: process max RSS
     out["seconds"] = time.perf_counter() - t0
     del model
     if device.type == "cuda":
