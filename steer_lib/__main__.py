@@ -12,7 +12,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "data": ("steer_lib.cli.data", "cli", "fetch / verify the real data (checksummed)"),
     "finetune": ("steer_lib.cli.finetune", "cli", "fine-tune the domain model P_θ for a task (LoRA), cached"),
     "generate": ("steer_lib.cli.generate", "cli", "generate synthetic samples to JSONL (resumable)"),
-    "bench": ("steer_lib.cli.bench", "cli", "throughput benchmark: STEER vs plain sampling vs the reference"),
+    "bench": ("steer_lib.cli.bench", "cli", "throughput benchmark: STEER vs plain sampling, the authors' loop, the HF CFG peer"),
     "gpu-check": ("steer_lib.cli.gpu_check", "cli", "GPU code paths on random-weight models: speed, memory, exactness"),
     "bench-metrics": ("steer_lib.cli.bench_metrics", "cli", "metrics benchmark: 1,000 vs 1,000 texts, cold and warm cache"),
     "evaluate": ("steer_lib.cli.evaluate", "cli", "score a synthetic set against a real set"),

@@ -1,4 +1,4 @@
-"""``python -m steer_lib bench``: STEER's throughput vs plain sampling vs the seed authors' algorithm.
+"""``python -m steer_lib bench``: STEER's throughput vs plain sampling, the authors' loop and the transformers CFG peer.
 
 Everything is measured in one run, on one model, so the ratios hold even on a shared CPU:
 
@@ -68,7 +68,7 @@ def _timed(fn, key: str = "") -> float:
 
 def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, new_tokens: int = 64,
               reference_samples: int = 2, layout: str = "split", seed: int = 0) -> dict:
-    """Measure the four throughputs (tokens generated per second) and their ratios."""
+    """Measure the five throughputs (tokens generated per second) and their ratios."""
     from ..data.tasks import get_task
 
     prompt = get_task("hypotheses").prompt
