@@ -139,11 +139,12 @@ def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split
 @torch.no_grad()
 def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, generator: torch.Generator,
         greedy: bool = False, stop_strings: tuple[str, ...] = (), eos_ids: set[int] = frozenset(),
-        ignore_eos: bool = False, layout: str = "split") -> list[str]:
+        ignore_eos: bool = False, layout: str = "split", token_ids: list | None = None) -> list[str]:
     """Decode one batch. ``score_fn(dict stream → logits[n, V]) -> scores`` (already warped).
 
     Returns each sample's continuation text (special tokens skipped), cut after the first
-    stop string when one occurs.
+    stop string when one occurs. ``token_ids``, when given a list, receives each sample's
+    generated ids (EOS excluded; up to and including the token that completed a stop string).
     """
     from .logits_process import sample
 
@@ -194,4 +195,6 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
     for s in range(n):
         if texts[s] is None:
             texts[s] = tokenizer.decode(generated[s], skip_special_tokens=True)
+    if token_ids is not None:
+        token_ids.extend(generated)
     return texts
