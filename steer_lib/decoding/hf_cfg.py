@@ -107,7 +107,8 @@ def hf_cfg_generate(model, tokenizer, prompts: Sequence[str], *, negatives: Nega
             kw["min_new_tokens"] = max_new_tokens
         if return_scores:
             kw.update(return_dict_in_generate=True, output_scores=True)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=batch_generator(seed, b0 // batch_size))))
             out = model.generate(input_ids=p_ids, attention_mask=p_mask, **kw)
         seqs = out.sequences if return_scores else out
