@@ -336,8 +336,12 @@ def qlora_step(device: torch.device, tiny: bool, max_length: int = 512) -> dict:
 
 
 def run_gpu_check(*, device: str | None = None, tiny: bool | None = None, shapes: tuple[str, ...] = SHAPES,
-                  log: Callable[[str], None] = lambda s: None) -> dict:
-    """The whole check; a shape that fails is reported under its name (``{"error": …}``) and the rest still run."""
+                  budget_s: float | None = None, log: Callable[[str], None] = lambda s: None) -> dict:
+    """The whole check; a shape that fails is reported under its name (``{"error": …}``) and the rest still run.
+
+    ``budget_s``: once this many seconds have passed, the shapes not yet started are skipped
+    (``{"skipped": …}``, ``complete: false``) so a rented GPU session ends with a result.
+    """
     t0 = time.perf_counter()
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tiny = dev.type != "cuda" if tiny is None else tiny
@@ -346,12 +350,13 @@ def run_gpu_check(*, device: str | None = None, tiny: bool | None = None, shapes
     if tiny and dev.type == "cpu":
         torch.set_num_threads(1)  # 64-wide layers gain nothing from threads; a shared CPU makes them 10-100x slower
     try:
-        return _run(dev, tiny, lengths, shapes, log, t0)
+        return _run(dev, tiny, lengths, shapes, log, t0, budget_s)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(dev: torch.device, tiny: bool, lengths: Lengths, shapes: tuple[str, ...], log, t0: float) -> dict:
+def _run(dev: torch.device, tiny: bool, lengths: Lengths, shapes: tuple[str, ...], log, t0: float,
+         budget_s: float | None) -> dict:
     res: dict = {"versions": versions(), "device": str(dev), "tiny": tiny, "dtype": "bfloat16",
                  "exactness_dtype": "float32", "lengths": {k: getattr(lengths, k) for k in lengths.__dataclass_fields__},
                  "method": {"gamma": GAMMA, "eta": ETA, "top_k": TOP_K}}
@@ -361,6 +366,10 @@ def _run(dev: torch.device, tiny: bool, lengths: Lengths, shapes: tuple[str, ...
         res["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
     res["shapes"] = {}
     for shape in shapes:
+        spent = time.perf_counter() - t0
+        if budget_s is not None and spent > budget_s:
+            res["shapes"][shape] = {"skipped": f"time budget: {spent:.0f} s spent of --budget-s {budget_s:g}"}
+            continue
         try:
             res["shapes"][shape] = check_shape(shape, dev, lengths, tiny, log)
         except Exception as e:  # noqa: BLE001 - one shape's failure (OOM, a missing op) must not hide the others
@@ -372,6 +381,7 @@ def _run(dev: torch.device, tiny: bool, lengths: Lengths, shapes: tuple[str, ...
     except Exception as e:  # noqa: BLE001
         res["qlora"] = {"error": f"{type(e).__name__}: {e}"}
     res["ok"] = all("error" not in v for v in res["shapes"].values()) and "error" not in res["qlora"]
+    res["complete"] = not any("skipped" in v for v in res["shapes"].values())
     res["seconds"] = time.perf_counter() - t0
     return _round(res)
 

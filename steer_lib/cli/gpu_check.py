@@ -22,6 +22,8 @@ def cli(argv: list[str] | None = None) -> int:
     size.add_argument("--full", dest="tiny", action="store_false", help="the real shapes and lengths (default on CUDA)")
     ap.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of: %(default)s")
+    ap.add_argument("--budget-s", type=float, default=420.0,
+                    help="skip the shapes not yet started once this many seconds have passed (default: %(default)s)")
     args = ap.parse_args(argv)
     shapes = tuple(s for s in args.shapes.split(",") if s)
     unknown = [s for s in shapes if s not in SHAPES]
@@ -29,7 +31,7 @@ def cli(argv: list[str] | None = None) -> int:
         print(f"error: unknown shape(s) {', '.join(unknown)}; valid: {', '.join(SHAPES)}", file=sys.stderr)
         return 2
     try:
-        res = run_gpu_check(device=args.device, tiny=args.tiny, shapes=shapes,
+        res = run_gpu_check(device=args.device, tiny=args.tiny, shapes=shapes, budget_s=args.budget_s,
                             log=lambda s: print(s, file=sys.stderr, flush=True))
     except GpuCheckError as e:
         res = {"ok": False, "error": str(e), "versions": versions()}
