@@ -15,12 +15,13 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench assignments autograde student-repo site clean-runs
+.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench gpu-check assignments autograde student-repo site clean-runs
 
 help:
 	@echo "make reproduce [PROFILE=quick|smoke|paper] [BASE_MODEL=id-or-folder]   run every notebook with papermill"
 	@echo "make test                                     pytest + smoke pipeline + nbval"
 	@echo "make bench                                    decoding + metrics benchmarks (ratios, one run each)"
+	@echo "make gpu-check [GPU_CHECK_OUT=FILE]           GPU code paths on random-weight models (no install, no download)"
 	@echo "make data                                     fetch and verify the real data"
 
 $(STAMP): pyproject.toml Makefile
@@ -53,6 +54,16 @@ reproduce: data
 bench: data
 	$(PYTHON) -m steer_lib bench --json
 	$(PYTHON) -m steer_lib bench-metrics --json
+
+# The GPU check needs only torch/transformers/peft(/accelerate, bitsandbytes): no install stamp, no data, no
+# network. It uses .venv's python when there is one, else python3 (GPU_CHECK_PY=... to choose). On CUDA it runs
+# the real shapes (a few minutes); on a CPU, tiny ones (under a minute). One JSON line, also written to the file.
+GPU_CHECK_PY  ?= $(if $(wildcard $(PYTHON)),$(PYTHON),$(PY))
+GPU_CHECK_OUT ?= runs/gpu_check.json
+gpu-check:
+	@$(GPU_CHECK_PY) -c "import torch, transformers, peft" 2>/dev/null || { echo "error: gpu-check needs torch, \
+	transformers and peft importable by $(GPU_CHECK_PY); choose another with GPU_CHECK_PY=..., or make install" >&2; exit 2; }
+	PYTHONPATH=.$(if $(PYTHONPATH),:$(PYTHONPATH)) $(GPU_CHECK_PY) -m steer_lib gpu-check --out "$(GPU_CHECK_OUT)"
 
 # Student versions (solutions and hidden tests removed) + gradebook, generated from notebooks/ by nbgrader in a
 # temporary course directory: make assignments [ASSIGNMENTS_OUT=DIR]   (default assignments/release)

@@ -1,12 +1,16 @@
-"""``python -m steer_lib bench``: STEER's throughput vs plain sampling vs the seed authors' algorithm.
+"""``python -m steer_lib bench``: STEER's throughput vs plain sampling, the authors' loop and the transformers CFG peer.
 
 Everything is measured in one run, on one model, so the ratios hold even on a shared CPU:
 
 - ``plain_tok_s``: top-k sampling of P_θ (k=10) with this engine;
 - ``steer_tok_s`` / ``steer_k2_tok_s``: STEER (γ=η=0.2) with k=10 / k=2 negatives drawn from
   the hypotheses task's real data;
-- ``reference_tok_s``: the seed authors' algorithm (batch 1; P_θ and P_φ recomputed over the
-  whole sequence every step without a cache; the negative branch cached), on a few samples;
+- ``reference_tok_s``: the seed authors' whole loop (batch 1, four forwards per token: their
+  ``generate()``'s own cached P_θ step, whose logits are discarded, P_θ and P_φ recomputed over
+  the whole sequence with ``use_cache=False``, and the cached negative branch), on a few samples;
+- ``hf_cfg_tok_s``: the peer a transformers user would write — STEER through ``model.generate()``
+  with two stock ``UnbatchedClassifierFreeGuidanceLogitsProcessor`` s (batched, KV-cached; see
+  :mod:`steer_lib.decoding.hf_cfg`), k=10 negatives; ``steer_vs_hf_cfg`` = steer_tok_s / hf_cfg_tok_s;
 - ``steer_prefill_share`` and ``steer_vs_reference_if_decode_were_free``: the share of STEER's
   time spent prefilling negative prompts, and the ceiling that puts on ``steer_vs_reference``;
 - ``base_load_s`` (command line only): loading the base model and tokenizer, from the cached
@@ -24,17 +28,21 @@ import time
 import torch
 
 from ..decoding import engine
+from ..decoding.hf_cfg import hf_cfg_generate
 from ..decoding.methods import generate
 from ..decoding.negatives import NegativePool
 from ..decoding.reference import reference_steer
 
 
-def nonzero_lora(model, seed: int = 0, r: int = 8):
-    """Wrap ``model`` in a LoRA whose B matrices are small random values (a fresh LoRA is a no-op)."""
+def nonzero_lora(model, seed: int = 0, r: int = 8, target_modules: list[str] | None = None):
+    """Wrap ``model`` in a LoRA whose B matrices are small random values (a fresh LoRA is a no-op).
+
+    ``target_modules`` defaults to Llama's attention projections (Falcon: ``query_key_value``, ``dense``).
+    """
     from peft import LoraConfig, get_peft_model
 
     pm = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0,
-                                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+                                          target_modules=target_modules or ["q_proj", "k_proj", "v_proj", "o_proj"]))
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in pm.named_parameters():
@@ -60,7 +68,7 @@ def _timed(fn, key: str = "") -> float:
 
 def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, new_tokens: int = 64,
               reference_samples: int = 2, layout: str = "split", seed: int = 0) -> dict:
-    """Measure the four throughputs (tokens generated per second) and their ratios."""
+    """Measure the five throughputs (tokens generated per second) and their ratios."""
     from ..data.tasks import get_task
 
     prompt = get_task("hypotheses").prompt
@@ -84,19 +92,27 @@ def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, 
     dt = _timed(lambda: [reference_steer(model, tokenizer, prompt, pool.draw(i), new_tokens=new_tokens, generator=g)
                          for i in range(reference_samples)], "reference")
     res["reference_tok_s"] = reference_samples * new_tokens / dt
+    res["reference_forwards_per_token"] = 4
+    pool = NegativePool(pool_texts, k=10, seed=seed)
+    hf_kw = dict(batch_size=batch_size, max_new_tokens=new_tokens, ignore_eos=True, seed=seed)
+    hf_cfg_generate(model, tokenizer, prompts[:2], negatives=list(pool_texts[:2]), **{**hf_kw, "max_new_tokens": 2})
+    res["hf_cfg_tok_s"] = tokens / _timed(lambda: hf_cfg_generate(model, tokenizer, prompts, negatives=pool, **hf_kw),
+                                          "hf_cfg")
     res["steer_vs_plain"] = res["steer_tok_s"] / res["plain_tok_s"]
     res["steer_k2_vs_plain"] = res["steer_k2_tok_s"] / res["plain_tok_s"]
     res["steer_vs_reference"] = res["steer_tok_s"] / res["reference_tok_s"]
+    res["steer_vs_hf_cfg"] = res["steer_tok_s"] / res["hf_cfg_tok_s"]
     # What bounds steer_vs_reference: every sample's negative prompt must be prefilled once, however fast
     # the decoding. The ratio the engine would reach if its decode steps cost nothing:
     prefill = sum(v for k, v in phases["steer"].items() if k.startswith("prefill")) / tokens
     res["steer_prefill_share"] = prefill * res["steer_tok_s"]
     res["steer_vs_reference_if_decode_were_free"] = (1 / res["reference_tok_s"]) / prefill if prefill else None
     cpu = {k: CPU_SECONDS[k] / (reference_samples * new_tokens if k == "reference" else tokens)
-           for k in ("plain", "steer", "steer_k2", "reference")}  # CPU seconds per generated token
+           for k in ("plain", "steer", "steer_k2", "reference", "hf_cfg")}  # CPU seconds per generated token
     res["cpu_steer_vs_plain"] = cpu["plain"] / cpu["steer"]
     res["cpu_steer_k2_vs_plain"] = cpu["plain"] / cpu["steer_k2"]
     res["cpu_steer_vs_reference"] = cpu["reference"] / cpu["steer"]
+    res["cpu_steer_vs_hf_cfg"] = cpu["hf_cfg"] / cpu["steer"]
     device = next(model.parameters()).device
     res["peak_memory_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
                              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -1,4 +1,4 @@
-"""``python -m steer_lib bench``: STEER's throughput vs plain sampling vs the authors' algorithm.
+"""``python -m steer_lib bench``: STEER's throughput vs plain sampling, the authors' loop and the transformers CFG peer.
 
 The measurement is :func:`steer_lib.bench.decoding.run_bench` (its docstring lists every key of the JSON).
 """

@@ -7,7 +7,8 @@
 - :mod:`.baselines`: beam search and contrastive search, which do not fit that loop;
 - :mod:`.methods`: :data:`METHODS`, their settings, and :func:`generate`;
 - :mod:`.writer`: :func:`generate_file`, resumable append-only JSONL;
-- :mod:`.reference`: the authors' algorithm, batch 1 and uncached, for exactness and speed comparisons.
+- :mod:`.reference`: the authors' whole loop, batch 1 (four forwards per token), for exactness and speed comparisons;
+- :mod:`.hf_cfg`: STEER through transformers' ``generate()`` and two stock CFG processors (the benchmark's peer).
 """
 from .logits_process import (  # noqa: F401
                              ContrastiveDecodingCombine,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..data.tasks import find_stop
+from .kv import cache_kwarg, output_cache
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
@@ -52,7 +53,7 @@ def contrastive_search_one(model, tokenizer, prompt: str, *, k: int, alpha: floa
     ids = torch.tensor([tokenizer(prompt)["input_ids"]], device=device)
     out = model(input_ids=ids, use_cache=True, output_hidden_states=True)
     context_h = out.hidden_states[-1][0]  # [L, H]
-    logits, cache, pos = out.logits[0, -1], out.cache if hasattr(out, "cache") else out.past_key_values, ids.shape[1]
+    logits, cache, pos = out.logits[0, -1], output_cache(out), ids.shape[1]
     generated: list[int] = []
     text = ""
     for _ in range(max_new_tokens):
@@ -60,13 +61,13 @@ def contrastive_search_one(model, tokenizer, prompt: str, *, k: int, alpha: floa
         top_p, top_i = probs.topk(k)
         for layer in cache.layers:  # the k candidates continue the same context
             layer.batch_repeat_interleave(k)
-        o = model(input_ids=top_i.view(k, 1), cache=cache, use_cache=True, output_hidden_states=True,
-                  position_ids=torch.full((k, 1), pos, device=device))
+        o = model(input_ids=top_i.view(k, 1), use_cache=True, output_hidden_states=True,
+                  position_ids=torch.full((k, 1), pos, device=device), **{cache_kwarg(model): cache})
         h = _last_hidden(o).float()  # [k, H]
         sim = torch.nn.functional.normalize(h, dim=-1) @ torch.nn.functional.normalize(context_h.float(), dim=-1).T
         best = int(torch.argmax((1 - alpha) * top_p - alpha * sim.max(dim=-1).values))
         tid = int(top_i[best])
-        cache = o.cache if hasattr(o, "cache") else o.past_key_values
+        cache = output_cache(o)
         for layer in cache.layers:
             layer.batch_select_indices(torch.tensor([best], device=device))
         context_h = torch.cat([context_h, h[best:best + 1].to(context_h.dtype)])

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.tasks import find_stop
-from .kv import BufferCache, prefill_kv
+from .kv import BufferCache, cache_kwarg, output_cache, prefill_kv
 
 COMPACT_FRACTION = 0.125  # drop finished rows once they are ≥ this share of the batch (a cache copy each time)
 TIMINGS: Counter = Counter()  # seconds per phase ("prefill:<streams>", "decode:<streams>", …); bench reads it
@@ -79,7 +79,7 @@ class Group:
         for (adapter, ids), rs in by_key.items():  # one prefill per distinct prefix, copied to its rows
             out = _forward(self.model, [adapter] if adapter else None, self.active,
                            input_ids=torch.tensor([ids], device=device), use_cache=True, logits_to_keep=1)
-            kv = prefill_kv(out.cache if hasattr(out, "cache") else out.past_key_values)
+            kv = prefill_kv(output_cache(out))
             if self.cache is None:
                 _, heads, _, dim = kv[0][0].shape
                 self.cache = BufferCache(len(kv), len(rows), heads, dim, self.prefix + max_new_tokens,
@@ -94,6 +94,7 @@ class Group:
         self.mask = (cols >= self.prefix - lens[:, None]) & (cols < self.prefix)  # True = attend
         self.pos = lens.clone()  # position id of each row's next token
         self.adapters = [s.adapter for s in streams for _ in s.prefixes] if self.active else None
+        self.cache_kw = cache_kwarg(self.model)  # "cache" (transformers 5.24) or "past_key_values" (older)
 
     def split(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
         return {s.name: chunk for s, chunk in zip(self.streams, logits.split(self.n))}
@@ -106,7 +107,7 @@ class Group:
         out = _forward(self.model, self.adapters, self.active,
                        input_ids=tokens.repeat(len(self.streams)).view(-1, 1),
                        attention_mask=self.mask[:, None, None, :n_cached + 1],  # 4-D: used as given
-                       position_ids=self.pos.view(-1, 1), cache=self.cache, use_cache=True)
+                       position_ids=self.pos.view(-1, 1), use_cache=True, **{self.cache_kw: self.cache})
         self.pos += 1
         return out.logits[:, -1]
 
@@ -138,11 +139,12 @@ def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split
 @torch.no_grad()
 def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, generator: torch.Generator,
         greedy: bool = False, stop_strings: tuple[str, ...] = (), eos_ids: set[int] = frozenset(),
-        ignore_eos: bool = False, layout: str = "split") -> list[str]:
+        ignore_eos: bool = False, layout: str = "split", token_ids: list | None = None) -> list[str]:
     """Decode one batch. ``score_fn(dict stream → logits[n, V]) -> scores`` (already warped).
 
     Returns each sample's continuation text (special tokens skipped), cut after the first
-    stop string when one occurs.
+    stop string when one occurs. ``token_ids``, when given a list, receives each sample's
+    generated ids (EOS excluded; up to and including the token that completed a stop string).
     """
     from .logits_process import sample
 
@@ -193,4 +195,6 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
     for s in range(n):
         if texts[s] is None:
             texts[s] = tokenizer.decode(generated[s], skip_special_tokens=True)
+    if token_ids is not None:
+        token_ids.extend(generated)
     return texts

@@ -5,11 +5,61 @@ whole cache each token — with ~400-token negative prompts that copy is a real 
 cannot be assembled from rows prefilled separately. Here every row is prefilled on its own
 (no padding compute), written right-aligned into one buffer ``[rows, heads, capacity, dim]``,
 and each decode step writes one column in place. Padding slots stay zero and are masked out.
+
+:func:`cache_kwarg` names the keyword a model's ``forward`` takes its cache by: ``cache=`` in
+transformers 5.24 (the kit's pin), ``past_key_values=`` in older 5.x releases (e.g. 5.17). It
+is detected once per model class from the signature; :func:`output_cache` reads the cache
+back from an output under either name.
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
+
+CACHE_KWARGS = ("cache", "past_key_values")  # newest name first
+_CACHE_KWARG: dict[type, str] = {}  # model class -> the keyword its forward takes
+
+
+def _inner(model):
+    """The model whose ``forward`` names the cache argument (a PEFT wrapper forwards ``**kwargs``)."""
+    get = getattr(model, "get_base_model", None)
+    return get() if callable(get) else model
+
+
+def cache_kwarg(model) -> str:
+    """``"cache"`` or ``"past_key_values"``: the keyword ``model.forward`` takes its KV cache by.
+
+    Read once per model class from the forward's signature (``inspect.signature`` follows the
+    ``deprecate_kwarg`` wrapper of transformers 5.24 to the real parameter list). A forward
+    that names neither but takes ``**kwargs`` gets the name this transformers' Llama uses.
+    """
+    inner = _inner(model)
+    cls = type(inner)
+    if cls not in _CACHE_KWARG:
+        params = inspect.signature(cls.forward).parameters
+        found = [k for k in CACHE_KWARGS if k in params]
+        if found:
+            _CACHE_KWARG[cls] = found[0]
+        elif any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            from transformers import LlamaForCausalLM
+            llama = inspect.signature(LlamaForCausalLM.forward).parameters
+            _CACHE_KWARG[cls] = next((k for k in CACHE_KWARGS if k in llama), "past_key_values")
+        else:
+            import transformers
+            raise TypeError(f"{cls.__name__}.forward accepts neither cache= nor past_key_values= "
+                            f"(transformers {transformers.__version__}): the engine cannot pass it a KV cache")
+    return _CACHE_KWARG[cls]
+
+
+def output_cache(out):
+    """The cache a forward returned, whichever name the output uses (``cache`` or ``past_key_values``)."""
+    for name in CACHE_KWARGS:
+        c = getattr(out, name, None)
+        if c is not None:
+            return c
+    return None
 
 
 class BufferLayer(DynamicLayer):

@@ -145,8 +145,10 @@ class SteerLogitsProcessor:
     base model over the whole sequence and the fine-tuned model over N + continuation,
     without a cache. Slow (quadratic), but short and easy to check; the engine in
     :func:`steer_lib.decoding.generate` gives the same tokens with KV caches and batching.
-    For sampling, put ``Temperature``/top-k after it yourself: transformers appends custom
-    processors *after* its own warpers, so pass ``do_sample=True, top_k=0`` and wrap.
+    For sampling, pass ``do_sample=True, temperature=T, top_k=k``: transformers (5.24,
+    ``GenerationMixin._get_logits_processor``) merges custom processors into its list *before*
+    it appends the temperature / top-k / top-p warpers, so they act on STEER's scores, as the
+    engine's ``combine → Temperature → TopK`` does (tested in ``tests/decoding/test_hf_cfg.py``).
 
     ``base_model`` may be the PEFT model itself: the adapter is switched off for the base pass.
     """

@@ -62,11 +62,22 @@ def make_accelerator(cfg: "FinetuneConfig"):
     return Accelerator(cpu=cpu, mixed_precision=precision)
 
 
-def _load_for_training(cfg: "FinetuneConfig", base: str | None, device: torch.device) -> tuple[nn.Module, bool]:
-    """The base model, 4-bit NF4 when asked and possible (CUDA + bitsandbytes), else full precision."""
+def qlora_fallback(cfg: "FinetuneConfig", device: torch.device) -> str | None:
+    """Why a QLoRA request trains a plain LoRA on a full-precision base instead (None: no request, or 4-bit it is)."""
     import importlib.util
 
-    want_4bit = cfg.qlora and device.type == "cuda" and importlib.util.find_spec("bitsandbytes") is not None
+    if not cfg.qlora:
+        return None
+    if device.type != "cuda":
+        return f"qlora=True asked for a 4-bit base, but the device is {device.type} (NF4 needs CUDA): plain LoRA instead"
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return "qlora=True asked for a 4-bit base, but bitsandbytes is not installed: plain LoRA instead"
+    return None
+
+
+def _load_for_training(cfg: "FinetuneConfig", base: str | None, device: torch.device) -> tuple[nn.Module, bool]:
+    """The base model, 4-bit NF4 when asked and possible (CUDA + bitsandbytes), else full precision."""
+    want_4bit = cfg.qlora and qlora_fallback(cfg, device) is None
     if not want_4bit:
         model, _ = models.load_base(base, device=str(device), dtype=torch.float32 if device.type != "cuda" else None)
         return model, False
@@ -191,7 +202,8 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
                      "loss": final["loss"], "loss_completion": final["loss_completion"], "tokens": final["tokens"]},
             "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds, "load_seconds": load_seconds,
             "target_modules": targets,
-            "quantized_4bit": quantized, "num_processes": world, "device": str(accelerator.device),
+            "quantized_4bit": quantized, "qlora_fallback": qlora_fallback(cfg, accelerator.device),
+            "num_processes": world, "device": str(accelerator.device),
             "mixed_precision": accelerator.mixed_precision, "threads": torch.get_num_threads(),
             "n_train": len(train_ex), "n_val": len(val_ex),
             "truncated": sum(e.ids[-1] != tokenizer.eos_token_id for e in train_ex)}
