@@ -139,12 +139,15 @@ def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split
 @torch.no_grad()
 def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, generator: torch.Generator,
         greedy: bool = False, stop_strings: tuple[str, ...] = (), eos_ids: set[int] = frozenset(),
-        ignore_eos: bool = False, layout: str = "split", token_ids: list | None = None) -> list[str]:
+        ignore_eos: bool = False, layout: str = "split", token_ids: list | None = None,
+        stats: list | None = None) -> list[str]:
     """Decode one batch. ``score_fn(dict stream → logits[n, V]) -> scores`` (already warped).
 
     Returns each sample's continuation text (special tokens skipped), cut after the first
     stop string when one occurs. ``token_ids``, when given a list, receives each sample's
-    generated ids (EOS excluded; up to and including the token that completed a stop string).
+    generated ids (EOS excluded; up to and including the token that completed a stop string);
+    ``stats`` receives ``{"n_tokens": …, "stop": "eos" | "stop" | "length"}`` per sample: how many
+    tokens it generated and why it ended.
     """
     from .logits_process import sample
 
@@ -155,6 +158,7 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
     done = torch.zeros(n, dtype=torch.bool)
     generated: list[list[int]] = [[] for _ in range(n)]
     texts: list[str | None] = [None] * n
+    why = ["length"] * n  # why each sample ended: a row that neither hits EOS nor a stop string runs out of length
     for t in range(max_new_tokens):
         u = torch.rand(n, generator=generator)  # every sample draws every step: draws don't depend on compaction
         by_stream: dict[str, torch.Tensor] = {}
@@ -169,14 +173,14 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
                 continue
             tid = int(tok[j])
             if tid in eos_ids and not ignore_eos:
-                done[s], texts[s] = True, tokenizer.decode(generated[s], skip_special_tokens=True)
+                done[s], texts[s], why[s] = True, tokenizer.decode(generated[s], skip_special_tokens=True), "eos"
                 continue
             generated[s].append(tid)
             if stop_strings:
                 text = tokenizer.decode(generated[s], skip_special_tokens=True)
                 hits = [h for h in (find_stop(text, st) for st in stop_strings) if h is not None]
                 if hits:
-                    done[s], texts[s] = True, text[: min(hits)[1]]
+                    done[s], texts[s], why[s] = True, text[: min(hits)[1]], "stop"
         if t == max_new_tokens - 1 or bool(done.all()):
             break
         n_done_alive = int(done[alive].sum())
@@ -197,4 +201,6 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
             texts[s] = tokenizer.decode(generated[s], skip_special_tokens=True)
     if token_ids is not None:
         token_ids.extend(generated)
+    if stats is not None:
+        stats.extend({"n_tokens": len(ids), "stop": w} for ids, w in zip(generated, why))
     return texts

@@ -93,7 +93,8 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
              top_p: float | None = None, temperature: float = 1.0, max_new_tokens: int = 64,
              stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
              progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
-             ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None) -> list[str]:
+             ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None,
+             stats: list | None = None) -> list[str]:
     """Continue each prompt; return the continuation texts (special tokens skipped).
 
     ``negatives``: a :class:`NegativePool` (each sample draws its own k; finished samples join
@@ -109,6 +110,10 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     the random draws and negatives it gets when the whole batch runs in one process, so the
     texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
     rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
+
+    ``stats``, when given a list, receives per sample ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` /
+    ``length``): the engine's own counts; for beam and contrastive search, which decode outside it, the
+    text re-tokenized and the stop read off the text.
     """
     p = resolve_params(method, gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature)
     prompts = list(prompts) if not isinstance(prompts, str) else [prompts]
@@ -134,7 +139,8 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
         return _generate_rows(model, tokenizer, prompts, rows, method=method, p=p, negatives=negatives,
                               base_model=base_model, needs_base=needs_base, seed=seed, batch_size=batch_size,
                               batch_index=batch_offset, max_new_tokens=max_new_tokens, stops=stops, eos=eos,
-                              max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos, layout=layout)
+                              max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos, layout=layout,
+                              stats=stats)
     bar = _progress(len(prompts)) if progress else None
     out: list[str] = []
     for b0 in range(0, len(prompts), batch_size):
@@ -146,16 +152,20 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
             from .baselines import beam_batch
             texts = beam_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens, stops=stops,
                                generator=gen, ignore_eos=ignore_eos)
+            if stats is not None:
+                stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
         elif method == "contrastive_search":
             from .baselines import contrastive_search_batch
             texts = contrastive_search_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens,
                                              stops=stops, eos=set() if ignore_eos else eos)
+            if stats is not None:
+                stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
         else:
             streams = _streams(model, tokenizer, batch, base_model, needs_base, p["eta"] > 0, negatives,
                                first_sample, max_negative_tokens)
             texts = engine.run(streams, tokenizer, _score_fn(method, p), max_new_tokens=max_new_tokens,
                                generator=gen, greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos,
-                               ignore_eos=ignore_eos, layout=layout)
+                               ignore_eos=ignore_eos, layout=layout, stats=stats)
         if isinstance(negatives, NegativePool):
             negatives.add(texts)
         out += texts
@@ -169,9 +179,22 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
 SHARDABLE = tuple(m for m in METHODS if m not in ("beam", "contrastive_search"))  # the methods of the engine
 
 
+def _text_stats(tokenizer, texts: list[str], stops: tuple[str, ...], max_new_tokens: int) -> list[dict]:
+    """``{"n_tokens", "stop"}`` read off finished texts (for decoders outside the engine): a stop string in the
+    text means ``stop``; otherwise a text of ``max_new_tokens`` tokens ran out of ``length``, a shorter one hit EOS."""
+    from ..data.text import find_stop
+
+    out = []
+    for t in texts:
+        n = len(tokenizer(t, add_special_tokens=False)["input_ids"])
+        hit = any(find_stop(t, s) is not None for s in stops)
+        out.append({"n_tokens": n, "stop": "stop" if hit else "length" if n >= max_new_tokens else "eos"})
+    return out
+
+
 def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, base_model, needs_base, seed,
                    batch_size, batch_index, max_new_tokens, stops, eos, max_negative_tokens, ignore_eos,
-                   layout) -> list[str]:
+                   layout, stats=None) -> list[str]:
     """Rows ``a..b-1`` of one batch, identical to the same rows of the whole batch run at once.
 
     The engine draws one uniform per row per step from the batch generator; here the scorer
@@ -196,7 +219,7 @@ def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, bas
         return engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
                           generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
                           greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
-                          layout=layout)
+                          layout=layout, stats=stats)
 
 
 class _RowsOfBatch:

@@ -138,7 +138,8 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
 
     Each record: ``index, text`` (= ``task.clean(raw)``), ``raw``, ``valid``, ``fields``,
     ``reason``, ``task, method, params`` (all effective settings), ``seed, model, base_model,
-    kit_version``, and for methods with negatives ``negative_ids`` (the pool positions N was drawn from, in
+    kit_version``, ``n_tokens`` and ``stop`` (why the sample ended: ``eos``, a ``stop`` string, or ``length``),
+    and for methods with negatives ``negative_ids`` (the pool positions N was drawn from, in
     order; N keeps them in that order, dropping whole examples from the end past ``max_negative_tokens``) and
     ``negative_is_real`` (each one a real example, or a finished synthetic sample). Returns ``out``.
 
@@ -222,31 +223,36 @@ def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, e
         prompts = [task.prompt] * size
         # Each sample's N as it is drawn now, before the batch grows the pool (generate draws the same indices).
         drawn = [pool.draw_indices(start + j) for j in range(size)] if pool is not None else None
+        stats: list[dict] = []  # per sample: tokens generated and why it ended (eos / stop / length)
         if world == 1:
-            raws = generate(model, tokenizer, prompts, **kw)  # grows the pool itself
+            raws = generate(model, tokenizer, prompts, stats=stats, **kw)  # grows the pool itself
         elif method in SHARDABLE:
-            mine = generate(model, tokenizer, prompts, rows=distributed.shard_rows(size, rank, world), **kw)
-            raws = [raw for part in distributed.all_gather(mine) for raw in part]  # rank order = sample order
+            mine = generate(model, tokenizer, prompts, rows=distributed.shard_rows(size, rank, world), stats=stats,
+                            **kw)
+            parts = distributed.all_gather((mine, stats))  # rank order = sample order
+            raws = [raw for texts, _ in parts for raw in texts]
+            stats = [st for _, sts in parts for st in sts]
             if pool is not None:
                 pool.add(raws)
         else:  # beam / contrastive search do not run in the engine: rank 0 decodes the batch, the others wait
-            raws = distributed.broadcast(generate(model, tokenizer, prompts, **kw) if rank == 0 else None)
+            raws, stats = distributed.broadcast((generate(model, tokenizer, prompts, stats=stats, **kw), stats)
+                                                if rank == 0 else None)
         if rank == 0:
-            _append(out, task, start, raws, run, drawn, pool.n_real if pool is not None else 0)
+            _append(out, task, start, raws, run, stats, drawn, pool.n_real if pool is not None else 0)
         if bar is not None:
             bar.update(size)
     if bar is not None:
         bar.close()
 
 
-def _append(out: Path, task: Task, start: int, raws: list[str], run: dict, drawn: list[list[int]] | None = None,
-            n_real: int = 0) -> None:
+def _append(out: Path, task: Task, start: int, raws: list[str], run: dict, stats: list[dict],
+            drawn: list[list[int]] | None = None, n_real: int = 0) -> None:
     lines = []
     for j, raw in enumerate(raws):
         text = task.clean(raw)
         parsed = task.parse(text)
         rec = {"index": start + j, "text": text, "raw": raw, "valid": parsed.valid, "fields": parsed.fields,
-               "reason": parsed.reason, **run, "kit_version": __version__}
+               "reason": parsed.reason, **stats[j], **run, "kit_version": __version__}
         if drawn is not None:  # which pool examples formed this sample's negative prompt N, and which were real
             rec.update(negative_ids=drawn[j], negative_is_real=[i < n_real for i in drawn[j]])
         lines.append(json.dumps(rec, ensure_ascii=False) + "\n")

@@ -64,6 +64,22 @@ def test_records_name_the_negatives_each_sample_was_steered_from(model, tokenize
     assert "negative_ids" not in json.loads(top.read_text().splitlines()[0])  # no N, no columns
 
 
+def test_records_say_how_many_tokens_and_why_each_sample_ended(model, tokenizer, tmp_path):
+    from steer_lib.decoding import generate
+
+    for method in ("top_k", "beam"):
+        out = writer.generate_file("hypotheses", method, 4, tmp_path / f"{method}.jsonl", model=model,
+                                   tokenizer=tokenizer, **KW)
+        for r in (json.loads(line) for line in out.read_text().splitlines()):
+            assert r["stop"] in ("eos", "stop", "length") and 0 <= r["n_tokens"] <= KW["max_new_tokens"]
+            if r["stop"] == "stop":
+                assert any(s in r["raw"] for s in get_task("hypotheses").stop_strings)
+    # The engine's counts: forced to the full length, every sample says so.
+    stats: list[dict] = []
+    generate(model, tokenizer, ["A prompt"] * 3, method="top_k", max_new_tokens=5, ignore_eos=True, stats=stats)
+    assert stats == [{"n_tokens": 5, "stop": "length"}] * 3
+
+
 def test_resume_after_interrupt_and_torn_write(model, tokenizer, tmp_path, monkeypatch):
     full = writer.generate_file("hypotheses", "steer", 7, tmp_path / "full.jsonl", model=model,
                                       tokenizer=tokenizer, **KW).read_bytes()

@@ -57,7 +57,8 @@ def test_a_new_task_from_csv_through_every_stage(iso, tokenizer):
 
     out = export(gen, iso / "export")
     ds = datasets.load_from_disk(str(out))
-    assert len(ds) == 8 and {"text", "valid", "negative_ids", "negative_is_real"} <= set(ds.column_names)
+    assert len(ds) == 8 and {"text", "valid", "n_tokens", "stop", "negative_ids", "negative_is_real"} <= set(ds.column_names)
+    assert set(ds["stop"]) <= {"eos", "stop", "length"} and all(0 < n <= 64 for n in ds["n_tokens"])
     header = yaml.safe_load((out / "README.md").read_text().split("---\n")[1])
     assert header["task"] == "garden-tips" and header["num_samples"] == 8 and "synthetic" in header["tags"]
     assert header["metrics"]["n"] == 8  # the metrics the kit wrote beside the set
