@@ -56,6 +56,35 @@ def add_nonzero_lora(model, seed: int = 1, r: int = 4):
     return peft_model.eval()
 
 
+def make_soft_lora(vocab_size: int):
+    """A tiny Llama with a non-zero LoRA and *soft* logits (embeddings scaled down): sampling, not argmax, decides."""
+    m = make_tiny_llama(vocab_size)
+    with torch.no_grad():
+        m.model.embed_tokens.weight.mul_(0.2)
+    return add_nonzero_lora(m)
+
+
+@pytest.fixture()
+def iso(tmp_path, monkeypatch):
+    """Runs, results and figures go to a temp folder; the real data is still read from the checkout."""
+    from steer_lib import paths
+
+    monkeypatch.setenv("STEER_DATA", str(paths.data_dir()))
+    monkeypatch.setenv("STEER_ROOT", str(tmp_path))
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("STEER_THREADS", os.environ.get("STEER_THREADS", "1"))
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory, tokenizer) -> str:
+    """A 2-layer random Llama with the real tokenizer, saved so it can be passed as ``base=``."""
+    d = tmp_path_factory.mktemp("tiny-base")
+    make_tiny_llama(len(tokenizer)).save_pretrained(d)
+    tokenizer.save_pretrained(d)
+    return str(d)
+
+
 @pytest.fixture()
 def tiny_llama(tokenizer):
     return make_tiny_llama(len(tokenizer))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import add_nonzero_lora, make_tiny_llama
+from conftest import make_soft_lora
 import torch
 
 from steer_lib.bench import decoding as bench
@@ -17,10 +17,7 @@ POOL = ["Is dark matter cold?", "Do black holes spin?", "Can stars form in voids
 
 @pytest.fixture(scope="module")
 def model(tokenizer):
-    m = make_tiny_llama(len(tokenizer))
-    with torch.no_grad():
-        m.model.embed_tokens.weight.mul_(0.2)
-    return add_nonzero_lora(m)
+    return make_soft_lora(len(tokenizer))
 
 
 def test_run_bench_structure(model, tokenizer):

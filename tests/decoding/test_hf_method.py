@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import add_nonzero_lora, make_tiny_llama
+from conftest import make_soft_lora
 from steer_lib.decoding.baselines import cut_at_stop
 from steer_lib.decoding.hf_method import FOLDER
 from steer_lib.decoding.methods import generate
@@ -21,10 +21,7 @@ STEPS = 6
 
 @pytest.fixture(scope="module")
 def lora(tokenizer):
-    m = make_tiny_llama(len(tokenizer))
-    with torch.no_grad():
-        m.model.embed_tokens.weight.mul_(0.2)
-    return add_nonzero_lora(m)
+    return make_soft_lora(len(tokenizer))
 
 
 def left_padded(tok, texts):

@@ -3,7 +3,6 @@ fine-tune (smoke) → generate (STEER) → evaluate → export, on a tiny random
 from __future__ import annotations
 
 import csv
-import os
 
 import datasets
 import pytest
@@ -11,15 +10,6 @@ import yaml
 
 from conftest import make_tiny_llama
 
-
-@pytest.fixture()
-def iso(tmp_path, monkeypatch):
-    from steer_lib import paths
-
-    monkeypatch.setenv("STEER_DATA", str(paths.data_dir()))
-    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("STEER_THREADS", os.environ.get("STEER_THREADS", "1"))
-    return tmp_path
 
 
 @pytest.mark.slow

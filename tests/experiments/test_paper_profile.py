@@ -8,35 +8,17 @@ and the work done per grid point.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
 import torch
 
 from conftest import add_nonzero_lora, make_tiny_llama
-from steer_lib import paths
 from steer_lib.data.tasks import get_task
 from steer_lib.experiments.experiment import ExperimentConfig
 from steer_lib.finetune import domain_model as ft
 from steer_lib.finetune.config import FinetuneConfig
 
 
-@pytest.fixture()
-def iso(tmp_path, monkeypatch):
-    monkeypatch.setenv("STEER_DATA", str(paths.data_dir()))
-    monkeypatch.setenv("STEER_ROOT", str(tmp_path))
-    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("STEER_THREADS", os.environ.get("STEER_THREADS", "1"))
-    return tmp_path
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory, tokenizer) -> str:
-    d = tmp_path_factory.mktemp("tiny-base-paper")
-    make_tiny_llama(len(tokenizer)).save_pretrained(d)
-    tokenizer.save_pretrained(d)
-    return str(d)
 
 
 def test_finetune_with_paper_settings(iso, tiny_base, monkeypatch):

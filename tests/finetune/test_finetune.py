@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import torch
 
 from steer_lib.cli import finetune as finetune_cli
 from steer_lib.finetune import domain_model as ft
-from steer_lib import paths
 from steer_lib.finetune.dataset import collate, count_targets, encode, eval_sums, token_losses
 from steer_lib.finetune.train import lora_targets
 from steer_lib.data.tasks import get_task
@@ -23,23 +21,6 @@ TINY = dict(steps=6, batch_size=4, max_length=40, lr=5e-2, lora_r=8, lora_alpha=
 LLAMA_LINEARS = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 
 
-@pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory, tokenizer) -> str:
-    """A 2-layer random Llama with the real tokenizer, saved so it can be passed as ``base=``."""
-    d = tmp_path_factory.mktemp("tiny-base")
-    make_tiny_llama(len(tokenizer)).save_pretrained(d)
-    tokenizer.save_pretrained(d)
-    return str(d)
-
-
-@pytest.fixture()
-def iso(tmp_path, monkeypatch) -> Path:
-    """Runs and figures go to a temp folder; the real data is still read from the checkout."""
-    monkeypatch.setenv("STEER_DATA", str(paths.data_dir()))
-    monkeypatch.setenv("STEER_ROOT", str(tmp_path))
-    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("STEER_THREADS", os.environ.get("STEER_THREADS", "1"))
-    return tmp_path
 
 
 @pytest.fixture()

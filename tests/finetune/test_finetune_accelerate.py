@@ -20,7 +20,7 @@ import pytest
 from steer_lib.finetune import domain_model as ft
 from steer_lib import paths
 
-from test_finetune import TINY, iso, tiny_base  # noqa: F401 (fixtures)
+from test_finetune import TINY  # (iso and tiny_base are conftest fixtures)
 
 DDP = {**TINY, "lora_dropout": 0.0}  # dropout masks differ per process; without it the runs must agree
 

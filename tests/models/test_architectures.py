@@ -2,7 +2,6 @@
 several architectures, each saved to a local folder and passed as ``base=`` (as a user would pass a hub id)."""
 from __future__ import annotations
 
-import os
 
 import pytest
 import torch
@@ -50,16 +49,6 @@ def base_folder(request, tmp_path_factory, tokenizer) -> str:
     tokenizer.save_pretrained(d)
     return str(d)
 
-
-@pytest.fixture()
-def iso(tmp_path, monkeypatch):
-    from steer_lib import paths
-
-    monkeypatch.setenv("STEER_DATA", str(paths.data_dir()))
-    monkeypatch.setenv("STEER_ROOT", str(tmp_path))
-    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("STEER_THREADS", os.environ.get("STEER_THREADS", "1"))
-    return tmp_path
 
 
 def test_finetune_generate_evaluate(iso, base_folder):
