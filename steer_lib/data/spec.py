@@ -22,6 +22,7 @@ written the same way. A spec's fields::
         template: "{q} Answer: {a}"   # a template over several columns
         filter: {label: 1}        # keep rows whose columns equal these values
         strip_prefix: "### A:"    # keep what follows this marker in each text
+        replace: {"\\n": " "}     # literal substrings replaced in each text (e.g. escaped newlines)
 
 Every error names the file and the field (``my.yaml: data.train.text: column 'body' is not in the data;
 columns: id, comment``), and a file that does not parse names the line.
@@ -41,7 +42,7 @@ SPEC_DIR = Path(__file__).resolve().parent / "task_specs"
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 FIELDS = {"name", "aliases", "prompt", "answer_marker", "max_new_tokens", "stop_strings", "keep_stop", "validity",
           "val_size", "test_size", "label", "data", "description"}
-SOURCE_FIELDS = {"files", "hub", "split", "text", "template", "filter", "strip_prefix", "reader"}
+SOURCE_FIELDS = {"files", "hub", "split", "text", "template", "filter", "strip_prefix", "reader", "replace"}
 
 
 
@@ -57,6 +58,7 @@ class Source:
     filter: tuple[tuple[str, Any], ...] = ()
     strip_prefix: str | None = None
     reader: str | None = None
+    replace: tuple[tuple[str, str], ...] = ()
 
 
 def _err(where: str, msg: str) -> TaskSpecError:
@@ -107,12 +109,15 @@ def parse_source(raw: Any, where: str) -> Source:
     flt = raw.get("filter") or {}
     if not isinstance(flt, dict):
         raise _err(f"{where}.filter", "expected a mapping of column: value")
+    replace = raw.get("replace") or {}
+    if not isinstance(replace, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in replace.items()):
+        raise _err(f"{where}.replace", "expected a mapping of text: replacement (both strings)")
     reader = raw.get("reader")
     if reader is not None and reader not in READERS:
         raise _err(f"{where}.reader", f"unknown reader {reader!r}; built-in readers: {', '.join(READERS)}")
     return Source(files=tuple(str(f) for f in files), hub=raw.get("hub"), split=str(raw.get("split", "train")),
                   text=raw.get("text"), template=raw.get("template"), filter=tuple(sorted(flt.items())),
-                  strip_prefix=raw.get("strip_prefix"), reader=reader)
+                  strip_prefix=raw.get("strip_prefix"), reader=reader, replace=tuple(replace.items()))
 
 
 # ---------------------------------------------------------------- reading rows
@@ -225,6 +230,8 @@ def source_texts(src: Source, base: Path | None, where: str) -> list[str]:
         if src.strip_prefix:
             i = text.find(src.strip_prefix)
             text = text[i + len(src.strip_prefix):] if i >= 0 else text
+        for old, new in src.replace:
+            text = text.replace(old, new)
         text = normalise_whitespace(text)
         if text:
             out.append(text)
