@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..files import jsonable, write_atomic
-from ..metrics.io import METRICS_VERSION, _fmt
+from ..metrics.io import DIVERSITY_KEYS, METRICS_VERSION, _fmt
 from ..runtime import no_log
 
 # ------------------------------------------------------------------ evaluate-reference
@@ -17,7 +17,8 @@ CSV_COLUMNS = ("task", "kit_task", "method", "kit_method", "n", "n_synthetic_in"
                "validity", "validity_real", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine",
                "cosine_centroid", "mauve", "mauve_sd", "mauve_buckets", "adv_auroc", "adv_auroc_sd",
                "alpha_precision", "beta_recall", "mean_length", "mean_length_real", "duplicate_rate",
-               "duplicate_rate_real", "seconds", "warnings")
+               "duplicate_rate_real", *(k for k in DIVERSITY_KEYS if not k.startswith("mean_length")), "seconds",
+               "warnings")
 
 
 def score_reference(tasks=None, methods=None, *, n=None, seed=0, embedder=None, classifier="logreg",
@@ -59,7 +60,8 @@ def score_reference(tasks=None, methods=None, *, n=None, seed=0, embedder=None, 
                 write_atomic(cached, json.dumps(row, indent=1))
             rows.append(row)
             log(f"{t:<12} {method:<12} n={row['n']:<5} mauve={_fmt(res['mauve'])} auroc={_fmt(res['adv_auroc'])} "
-                f"cos={_fmt(res['cosine'])} ngram3={_fmt(res['ngram3'])} ({res['seconds']['total']} s)")
+                f"cos={_fmt(res['cosine'])} ngram3={_fmt(res['ngram3'])} vendi={_fmt(res['vendi'])} "
+                f"({res['seconds']['total']} s)")
     return rows
 
 

@@ -64,15 +64,23 @@ def self_repetition(texts: Sequence[str], n: int = SELF_REPETITION_N, tokenizer:
     >>> self_repetition(["a b c", "a b c"], tokenizer=str.split)  # shorter than n: nothing to share
     0.0
     """
+    texts = _texts(texts, "self-repetition", minimum=2)
+    return self_repetition_tokens([tokenize(t, tokenizer) for t in texts], n)
+
+
+def self_repetition_tokens(token_lists: Sequence[Sequence], n: int = SELF_REPETITION_N) -> float:
+    """:func:`self_repetition` on texts already tokenised (``evaluate`` tokenises each text once for all measures).
+
+    >>> self_repetition_tokens([[1, 2, 3, 4], [0, 1, 2, 3, 4]])
+    1.0
+    """
     if n < 1:
         raise ValueError(f"n={n!r} must be >= 1")
-    texts = _texts(texts, "self-repetition", minimum=2)
-    grams = []
-    for t in texts:
-        toks = tokenize(t, tokenizer)
-        grams.append(set(zip(*(toks[i:] for i in range(n)))))
+    if len(token_lists) < 2:
+        raise ValueError(f"self-repetition needs at least 2 texts; got {len(token_lists)}")
+    grams = [set(zip(*(toks[i:] for i in range(n)))) for toks in token_lists]
     df = Counter(g for gs in grams for g in gs)  # document frequency: each text counts an n-gram once
-    return sum(any(df[g] > 1 for g in gs) for gs in grams) / len(texts)
+    return sum(any(df[g] > 1 for g in gs) for gs in grams) / len(token_lists)
 
 
 def self_bleu(texts: Sequence[str], *, samples: int = SELF_BLEU_SAMPLES, refs: int = SELF_BLEU_REFS,
