@@ -302,9 +302,9 @@ def _attach_tests(summary: pd.DataFrame, rows: pd.DataFrame, task: str, profile:
     (STEER vs its nearest baseline on the paragraph's measures), from the recorded sample sets."""
     from . import significance
 
-    sources = _sources(rows, task, profile, cfg.n_samples)
+    sources, memo = _sources(rows, task, profile, cfg.n_samples), {}  # memo: STEER's pairs are often the table's
     summary.attrs["significance"] = significance.compare(summary, COLUMNS + DIVERSITY_COLUMNS, sources, task,
-                                                         n=cfg.n_samples, embedder=embedder)
+                                                         n=cfg.n_samples, embedder=embedder, memo=memo)
     if steer_label not in summary.index:
         return
     peers = summary[[lab == steer_label or not str(lab).startswith("steer") for lab in summary.index]]
@@ -316,7 +316,7 @@ def _attach_tests(summary: pd.DataFrame, rows: pd.DataFrame, task: str, profile:
         others = [lab for lab in order if lab != steer_label]
         pairs[col] = (steer_label, others[0])  # the best baseline, or the runner-up when STEER is best
     summary.attrs["steer_vs"] = significance.compare(summary, [(c, d) for c, d, _ in PARAGRAPH_COLUMNS], sources,
-                                                     task, n=cfg.n_samples, embedder=embedder, pairs=pairs)
+                                                     task, n=cfg.n_samples, embedder=embedder, pairs=pairs, memo=memo)
 
 
 def task_table(task: str, profile: str, *, test: bool = True, embedder=None) -> tuple[pd.DataFrame, dict]:
