@@ -47,7 +47,7 @@ LEVEL = 0.95
 REPS = 200  # replicates; MAUVE, AUROC and Self-BLEU get EXPENSIVE_REPS (each replicate refits them)
 EXPENSIVE_REPS = 100
 EXPENSIVE = ("mauve", "adv_auroc", "self_bleu")
-BOOT_BLEU = {"samples": 50, "refs": 20}  # Self-BLEU's subsample inside a replicate (the table's value: 200 × 50)
+BOOT_BLEU = {"samples": 50, "refs": 10}  # Self-BLEU's subsample inside a replicate (the table's value: 200 × 50)
 
 
 @dataclasses.dataclass
@@ -250,7 +250,10 @@ def compare(summary, columns, sources: dict[str, list[tuple[Path, int]]], task: 
         a, b = sets(best), sets(runner)
         if a is None or b is None or len(a) != len(b):
             continue
-        key = (col, direction, best, runner, seed)
+        key, flipped = (col, best, runner, seed), (col, runner, best, seed)
+        if key not in done and flipped in done:  # the same two rows the other way round: the mirrored interval
+            r = done[flipped]
+            done[key] = {**r, "diff": -r["diff"], "ci": [-r["ci"][1], -r["ci"][0]]}
         if key not in done:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", MetricWarning)

@@ -109,11 +109,16 @@ def marks(summary: pd.DataFrame, cols, significance: dict | None) -> tuple[dict,
     >>> bold, tie, _ = marks(s, [("mauve", +1)], sig); bold["mauve"], sorted(tie["mauve"])
     (set(), ['a', 'b'])
     """
+    from .significance import TESTABLE
+
     significance = significance or {}
-    bold, tie, untested, tested = {}, {}, [], []
+    bold, tie, untested, tested, never = {}, {}, [], [], []
     for c, d in cols:
         best, t = best_labels(summary, c, d), set()
-        if c in significance and d != 0:
+        if c not in TESTABLE and d != 0 and best:  # no calibrated test exists (Vendi): never bold
+            never.append(c)
+            best = set()
+        elif c in significance and d != 0:
             r = significance[c]
             tested.append(c)
             if not r["separated"]:  # every row sharing the best value, and the runner-up
@@ -129,6 +134,9 @@ def marks(summary: pd.DataFrame, cols, significance: dict | None) -> tuple[dict,
     if untested:
         names = ", ".join(HEADERS.get(c, c) for c in untested)
         notes.append(f"Not tested ({names}; no per-sample data recorded): bold marks the best value only.")
+    if never:
+        names = ", ".join(HEADERS.get(c, c) for c in never)
+        notes.append(f"Never bold ({names}): no resampling test of it held its 5 % level in calibration.")
     return bold, tie, notes
 
 

@@ -226,6 +226,8 @@ def test_vendi_is_never_tested_so_never_bold():
     assert "vendi" not in significance.TESTABLE  # no redraw scheme held its level in the calibration
     s = summary(labels=["a", "b"], vendi=[30.0, 10.0])
     assert significance.compare(s, tables.DIVERSITY_COLUMNS, {}, "hypotheses") == {}
+    md = tables.render(s, "md", columns=tables.DIVERSITY_COLUMNS)
+    assert "**" not in md and "Never bold (Vendi)" in md
 
 
 def test_ties_are_marked_and_only_a_separated_best_is_bold():
