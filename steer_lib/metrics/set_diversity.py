@@ -128,8 +128,11 @@ def vendi_score(embeddings: np.ndarray) -> float:
     if (norms == 0).any():
         raise ValueError(f"Vendi score: {int((norms == 0).sum())} zero vector(s); cosine is undefined for them")
     u = x / norms
-    small = u @ u.T if len(u) < u.shape[1] else u.T @ u  # whichever side is smaller
-    lam = np.linalg.eigvalsh(small / len(u))
+    from .fidelity import single_threaded
+
+    with single_threaded():  # a 384 × 384 problem: two BLAS threads on a shared CPU only fight (see fidelity)
+        small = u @ u.T if len(u) < u.shape[1] else u.T @ u  # whichever side is smaller
+        lam = np.linalg.eigvalsh(small / len(u))
     lam = lam[lam > 1e-12]  # float noise around 0 contributes 0 · log 0 = 0
     return float(np.exp(-(lam * np.log(lam)).sum()))
 
