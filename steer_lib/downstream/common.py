@@ -29,6 +29,9 @@ Embedder = Union[None, str, Callable[[list[str]], np.ndarray], Any]
 
 
 
+MCQA_INITS = ("zero_shot", "scratch")
+
+
 @dataclass(frozen=True)
 class DownstreamConfig(Config):
     # Each seed redraws the real subset, the synthetic subset (and, at paper, the generation itself;
@@ -52,6 +55,9 @@ class DownstreamConfig(Config):
     mcqa_weight_decay: float = 1e-2  # AdamW weight decay (the training sets are small)
     mcqa_dropout: float = 0.1  # dropout on the scorer's input and hidden layer
     mcqa_batch_size: int = 64  # questions per optimisation step
+    # "scratch": a scorer from random weights; "zero_shot" (experimental): it starts as the cosine scorer (a
+    # zero-initialised head on a learnt scale × cosine). Measured in mcqa's docstring: it does not yet help.
+    mcqa_init: str = "scratch"
     # --- shared
     embedder: str | None = None  # sentence-transformers model; None = the embedded all-MiniLM-L6-v2
 
@@ -85,6 +91,8 @@ class DownstreamConfig(Config):
         if self.mcqa_lr <= 0 or self.mcqa_weight_decay < 0:
             raise ValueError(f"mcqa_lr={self.mcqa_lr!r} must be > 0 and mcqa_weight_decay="
                              f"{self.mcqa_weight_decay!r} >= 0")
+        if self.mcqa_init not in MCQA_INITS:
+            raise ValueError(f"mcqa_init={self.mcqa_init!r} is not one of {MCQA_INITS}")
         if not 0 <= self.mcqa_dropout < 1:
             raise ValueError(f"mcqa_dropout={self.mcqa_dropout!r} must be in [0, 1)")
 

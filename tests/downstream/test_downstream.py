@@ -195,3 +195,24 @@ def test_mcqa_method_without_valid_questions_is_left_out_with_a_warning():
                                 embedder=bow_embed)
     assert set(df.method) == {ds.REAL_METHOD, "good"}
     assert df.attrs["skipped"] == {"bad": [0]} and df.attrs["rejections"]["bad"]
+
+
+def test_mcqa_zero_shot_start_reproduces_the_cosine_scorer_and_vs_real_is_paired():
+    from steer_lib.downstream import mcqa
+
+    dev = ds.real_questions("dev")[:80]
+    emb = downstream_common.embed_lookup([t for q in dev for t in (q.stem, *q.options)], bow_embed)
+    untrained = mcqa.OptionScorer(256, zero_shot=True).eval()
+    assert mcqa.accuracy(untrained, dev, emb) == mcqa.zero_shot_accuracy(dev, emb)  # the same ranking, exactly
+    real = ds.real_questions("train")[:60]
+    df = ds.mcqa_experiment({"m": [as_text(q) for q in real[:30]]}, seeds=(0, 1), real_train=real, dev=dev,
+                            embedder=bow_embed, mcqa_epochs=2, mcqa_init="zero_shot")
+    vs = pd.DataFrame(df.attrs["vs_real"])
+    assert set(zip(vs["method"], vs["setting"])) == {("m", "synthetic"), ("m", "real+synthetic")}
+    assert (vs["seeds"] == 2).all() and len(df.attrs["dev_correct"][("real-only", "real", 0)]) == 80
+    row = df[(df.method == "m") & (df.setting == "synthetic")]["accuracy"].mean() - \
+        df[df.setting == "real"]["accuracy"].mean()
+    assert vs.set_index("setting").loc["synthetic", "diff"] == pytest.approx(row)  # seeds paired, averaged
+    assert (vs["ci_lo"] <= vs["diff"]).all() and (vs["diff"] <= vs["ci_hi"]).all()
+    with pytest.raises(ValueError, match="mcqa_init='warm'"):
+        ds.DownstreamConfig().replace(mcqa_init="warm")
