@@ -161,3 +161,37 @@ def resolve_synthetic(synthetic: Mapping | Callable[[int], Mapping], seed: int) 
     if not isinstance(out, Mapping):
         raise TypeError(f"synthetic data must be a dict keyed by method, got {type(out).__name__}")
     return out
+
+
+# ---------------------------------------------------------------- paired comparison with real-only
+def vs_real(per_question: Mapping[tuple, Sequence], *, reps: int = 2000, seed: int = 0, level: float = 0.95,
+            real_method: str = "real-only"):
+    """Each (method, setting)'s held-out accuracy minus real-only's, with a paired bootstrap interval over the
+    held-out items (dev questions, test comments): the same resampled items for both; each seed paired with
+    real-only at that seed, seeds averaged. ``per_question[(method, setting, seed)]`` = 0/1 hit per item.
+
+    >>> hits = {("real-only", "real", 0): np.r_[np.ones(50), np.zeros(50)].astype(bool),
+    ...         ("m", "synthetic", 0): np.r_[np.ones(50), np.zeros(50)].astype(bool)}
+    >>> r = vs_real(hits).to_dict(orient="records")[0]
+    >>> r["method"], r["diff"], bool(r["ci_lo"] <= 0 <= r["ci_hi"]), bool(r["separated"])
+    ('m', 0.0, True, False)
+    """
+    import pandas as pd
+
+    per_question = {k: np.asarray(v, dtype=bool) for k, v in per_question.items()}
+    base = {s: v for (m, _, s), v in per_question.items() if m == real_method}
+    keys = sorted({(m, st) for (m, st, _) in per_question if m != real_method}, key=str)
+    if not base or not keys:
+        return pd.DataFrame(columns=["method", "setting", "diff", "ci_lo", "ci_hi", "separated", "seeds"])
+    n = len(next(iter(base.values())))
+    idx = np.random.default_rng([seed, 6]).integers(0, n, (reps, n))  # paired: one draw for every setting
+    rows = []
+    for m, st in keys:
+        seeds = [s for (mm, ss, s) in per_question if (mm, ss) == (m, st) and s in base]
+        d = np.mean([per_question[(m, st, s)].astype(float) - base[s].astype(float) for s in seeds], axis=0)
+        boot = d[idx].mean(1)
+        alpha = (1 - level) / 2
+        lo, hi = np.quantile(boot, [alpha, 1 - alpha])
+        rows.append({"method": m, "setting": st, "diff": float(d.mean()), "ci_lo": float(lo), "ci_hi": float(hi),
+                     "separated": bool(lo > 0 or hi < 0), "seeds": len(seeds)})
+    return pd.DataFrame(rows)

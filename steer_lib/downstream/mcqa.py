@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from ..data.tasks import LETTERS
-from .common import DownstreamConfig, Embedder, check_texts, embed_lookup, resolve_synthetic, sample, sub_rng
+from .common import (DownstreamConfig, Embedder, check_texts, embed_lookup, resolve_synthetic, sample, sub_rng,
+                     vs_real)
 
 REAL_METHOD = "real-only"
 CHANCE = 1 / len(LETTERS)  # five options
@@ -235,36 +236,6 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
     df.attrs["chance"] = CHANCE
     df.attrs["zero_shot"] = zero_shot_accuracy(dev, emb)
     return df
-
-
-def vs_real(per_question: Mapping[tuple, np.ndarray], *, reps: int = 2000, seed: int = 0,
-            level: float = 0.95) -> pd.DataFrame:
-    """Each (method, setting)'s dev accuracy minus real-only's, with a paired bootstrap interval over the dev
-    questions (the same resampled questions for both; each seed paired with real-only at that seed, seeds averaged).
-
-    >>> hits = {("real-only", "real", 0): np.r_[np.ones(50), np.zeros(50)].astype(bool),
-    ...         ("m", "synthetic", 0): np.r_[np.ones(50), np.zeros(50)].astype(bool)}
-    >>> r = vs_real(hits).to_dict(orient="records")[0]
-    >>> r["method"], r["diff"], bool(r["ci_lo"] <= 0 <= r["ci_hi"]), bool(r["separated"])
-    ('m', 0.0, True, False)
-    """
-    per_question = {k: np.asarray(v, dtype=bool) for k, v in per_question.items()}
-    base = {s: v for (m, _, s), v in per_question.items() if m == REAL_METHOD}
-    keys = sorted({(m, st) for (m, st, _) in per_question if m != REAL_METHOD}, key=str)
-    if not base or not keys:
-        return pd.DataFrame(columns=["method", "setting", "diff", "ci_lo", "ci_hi", "separated", "seeds"])
-    n = len(next(iter(base.values())))
-    idx = np.random.default_rng([seed, 6]).integers(0, n, (reps, n))  # paired: one draw for every setting
-    rows = []
-    for m, st in keys:
-        seeds = [s for (mm, ss, s) in per_question if (mm, ss) == (m, st) and s in base]
-        d = np.mean([per_question[(m, st, s)].astype(float) - base[s].astype(float) for s in seeds], axis=0)
-        boot = d[idx].mean(1)
-        alpha = (1 - level) / 2
-        lo, hi = np.quantile(boot, [alpha, 1 - alpha])
-        rows.append({"method": m, "setting": st, "diff": float(d.mean()), "ci_lo": float(lo), "ci_hi": float(hi),
-                     "separated": bool(lo > 0 or hi < 0), "seeds": len(seeds)})
-    return pd.DataFrame(rows)
 
 
 def zero_shot_accuracy(qs: list[Question], emb: Mapping[str, np.ndarray]) -> float:

@@ -85,6 +85,11 @@ def test_toxicity_seeds_vary_the_real_subset_and_use_equal_synthetic_counts():
     s = ds.summarise(df)
     assert list(s["method"])[0] == "real-only" and set(s["n_seeds"]) == {2}
     assert {"accuracy_mean", "accuracy_sd", "f1_mean", "roc_auc_sd"} <= set(s.columns)
+    vs = pd.DataFrame(df.attrs["vs_real"])  # accuracy minus real-only, paired over the 40 test comments
+    assert len(vs) == 4 and (vs["seeds"] == 2).all() and (vs["ci_lo"] <= vs["diff"]).all()
+    real_acc = df[df.setting == "real"]["accuracy"].mean()
+    a_syn = df[(df.method == "a") & (df.setting == "synthetic")]["accuracy"].mean()
+    assert vs.set_index(["method", "setting"]).loc[("a", "synthetic"), "diff"] == pytest.approx(a_syn - real_acc)
 
 
 def test_toxicity_bad_input_names_the_problem():
@@ -164,6 +169,11 @@ def test_save_outputs_writes_tables_and_figure(tmp_path, monkeypatch):
     assert paths["png"] == tmp_path / "figures" / "smoke" / "06_downstream_commonsense.png"  # notebook 06's name
     md = paths["md"].read_text()
     assert "| steer | real+synthetic | 0.710 ± 0.014 |" in md
+    df.attrs["vs_real"] = [{"method": "steer", "setting": "synthetic", "diff": -0.1, "ci_lo": -0.2, "ci_hi": -0.01,
+                            "separated": True, "seeds": 2}]
+    paths = ds.save_outputs(df, "commonsense", "smoke", chance=0.2)
+    assert "| steer | synthetic | −0.100 | −0.200 to −0.010 | yes |" in paths["md"].read_text()
+    assert json.loads(paths["json"].read_text())["vs_real"][0]["separated"] is True
     with pytest.raises(ValueError, match="metric='f1'"):
         ds.plot(df, metric="f1")
     with pytest.raises(ValueError, match="non-empty DataFrame"):
