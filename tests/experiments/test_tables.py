@@ -277,3 +277,13 @@ def test_task_table_tests_the_recorded_sets(recorded):
                                                               caption="t Diversity measures (Shaib et al.).")
     text = tables.paragraph("hypotheses", s, info["steer_label"], grid=info["sweep"])
     assert "was not tested (no per-sample data recorded)" in text  # the picked STEER point has no generations
+
+
+def test_heatmaps_draw_any_metric_by_name():
+    df = pd.DataFrame({"gamma": [0, 0, 0.3, 0.3], "eta": [0, 0.3, 0, 0.3], "seed": 0,
+                       "vendi": [10.0, 12.0, 11.0, 13.0], "self_bleu": [0.3, 0.2, 0.25, 0.15]})
+    fig = ablation_plots.heatmaps(df, "t", metrics=["vendi", "self_bleu"])
+    titles = " ".join(a.get_title() for a in fig.axes)
+    assert "Vendi score ↑" in titles and "Self-BLEU ↓" in titles
+    with pytest.raises(ValueError, match=r"no column \['mauve'\]"):
+        ablation_plots.heatmaps(df, "t", metrics=["mauve"])
