@@ -17,7 +17,7 @@ replicate averages the per-seed differences. The redraw is per column (:data:`SC
 Calibration (``docs/metrics.md``): two disjoint random draws of 40 real hypotheses (one distribution, so every
 "separated" is a false positive), 60 pairs, 100 replicates. False-positive rates, half / replace: cosine 0.03 /
 0.07, self-repetition 0.03 / 0.25, compression ratio 0.10 / 0.00, 3-grams 0.13 / 0.00,
-MAUVE 0.02 / 0.00, Self-BLEU 0.05 / – (40 pairs), Vendi 0.37 / 0.12. So each column uses the scheme that is at or under 5 %, and the **Vendi score is not tested**
+MAUVE 0.02 / 0.00, Self-BLEU 0.05 / – and AUROC 0.03 / – (40 pairs), Vendi 0.37 / 0.12. So each column uses the scheme that is at or under 5 %, and the **Vendi score is not tested**
 (neither scheme held its level: the table never bolds it). The samples of two methods are redrawn independently:
 sharing indices ("paired") made the set measures' two redraws alike and their difference falsely narrow, and
 the kit's methods share no per-sample prompt that pairing could exploit (every sample uses the task's one prompt).
