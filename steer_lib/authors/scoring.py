@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..files import jsonable, write_atomic
-from ..metrics.io import METRICS_VERSION, _fmt
+from ..metrics.io import DIVERSITY_KEYS, METRICS_VERSION, _fmt
 from ..runtime import no_log
 
 # ------------------------------------------------------------------ evaluate-reference
@@ -22,7 +22,8 @@ CSV_COLUMNS = ("task", "kit_task", "method", "kit_method", "label", "part", "lin
                "n_synthetic_in", "n_real_in", "n_dropped", "validity", "validity_real", "ngram3", "ngram3_real",
                "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve", "mauve_sd", "mauve_buckets",
                "adv_auroc", "adv_auroc_sd", "classifier", "alpha_precision", "beta_recall", "mean_length",
-               "mean_length_real", "duplicate_rate", "duplicate_rate_real", "split_agreement", "split_toxic_share",
+               "mean_length_real", "duplicate_rate", "duplicate_rate_real",
+               *(k for k in DIVERSITY_KEYS if not k.startswith("mean_length")), "split_agreement", "split_toxic_share",
                "split_classifier_test_accuracy", "source", "seconds", "warnings")
 ROWS_VERSION = 2  # bump when a row's fields or the parts change: old cached rows are then never read back
 

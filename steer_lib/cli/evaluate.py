@@ -15,7 +15,7 @@ import sys
 
 from ..authors.scoring import rows_to_csv, run_reference
 from ..files import jsonable
-from ..metrics.io import JSON_KEYS, InputError, _fmt, read_texts
+from ..metrics.io import DIVERSITY_KEYS, JSON_KEYS, InputError, _fmt, read_texts
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -79,7 +79,8 @@ def cli(argv: list[str]) -> int:
             print(f"{k:<22} {_fmt(v)}")
     print(f"{'seconds':<22} {res['seconds']}")
     if a.json:
-        keys = [k for k in JSON_KEYS if k in res] + [k for k in res if k not in JSON_KEYS]
+        first = JSON_KEYS + DIVERSITY_KEYS
+        keys = [k for k in first if k in res] + [k for k in res if k not in first]
         print(json.dumps(jsonable({k: res[k] for k in keys}), allow_nan=False))
     return 0
 

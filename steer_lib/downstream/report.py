@@ -77,6 +77,27 @@ def to_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def vs_real_markdown(rows: list[dict] | None) -> str:
+    """The accuracy differences from real-only (``df.attrs["vs_real"]``) as a small table; "" when there are none.
+
+    >>> print(vs_real_markdown([{"method": "m", "setting": "synthetic", "diff": 0.01, "ci_lo": -0.02,
+    ...                          "ci_hi": 0.04, "separated": False, "seeds": 3}]).strip())
+    Accuracy minus real-only (paired bootstrap over the held-out items, 95 %):
+    <BLANKLINE>
+    | method | setting | difference | 95 % interval | told apart |
+    |---|---|---|---|---|
+    | m | synthetic | +0.010 | −0.020 to +0.040 | no |
+    """
+    if not rows:
+        return ""
+    fmt = lambda v: f"{v:+.3f}".replace("-", "−")  # noqa: E731
+    lines = ["", "Accuracy minus real-only (paired bootstrap over the held-out items, 95 %):", "",
+             "| method | setting | difference | 95 % interval | told apart |", "|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['setting']} | {fmt(r['diff'])} | {fmt(r['ci_lo'])} to {fmt(r['ci_hi'])} | "
+              f"{'yes' if r['separated'] else 'no'} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def plot(df: pd.DataFrame, ax=None, metric: str = "accuracy", chance: float | None = None):
     """Grouped bars: one group per method, one bar per setting, error bars = sd over seeds."""
     import matplotlib.pyplot as plt
@@ -141,8 +162,10 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
     _atomic_write(written["csv"], s.to_csv(index=False))
     _atomic_write(written["seeds_csv"], df.to_csv(index=False))
     notes = "".join(f"\n{k.replace('_', ' ')}: {df.attrs[k]:.3f}\n" for k in ("zero_shot",) if k in df.attrs)
+    notes += vs_real_markdown(df.attrs.get("vs_real"))
     _atomic_write(written["md"], to_markdown(s) + notes)
-    extra = {"rejections": df.attrs.get("rejections", {}), "zero_shot": df.attrs.get("zero_shot"), **(meta or {})}
+    extra = {"rejections": df.attrs.get("rejections", {}), "zero_shot": df.attrs.get("zero_shot"),
+             "vs_real": df.attrs.get("vs_real", []), **(meta or {})}
     blob = {"task": task, "profile": profile, "base_model": base_model, "tag": tag, **extra, "summary": records(s)}
     _atomic_write(written["json"], json.dumps(blob, indent=1, default=str) + "\n")
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * s["method"].nunique() + 2), 3.6))

@@ -19,7 +19,8 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .common import DownstreamConfig, Embedder, check_texts, embed_lookup, resolve_synthetic, sample, sub_rng
+from .common import (DownstreamConfig, Embedder, check_texts, embed_lookup, resolve_synthetic, sample, sub_rng,
+                     vs_real)
 
 CLASSES = ("toxic", "non-toxic")  # the keys of each method's synthetic dict; toxic is the positive class
 REAL_METHOD = "real-only"  # the method name of the real-only baseline rows
@@ -86,6 +87,8 @@ def toxicity_experiment(synthetic: Mapping[str, Mapping[str, list[str]]] | Calla
 
     Returns one row per (method, setting, seed) with ``accuracy``, ``f1``, ``roc_auc``,
     ``n_train``, ``n_real``, ``n_synth``; the ``real`` setting appears once, as ``real-only``.
+    ``df.attrs["vs_real"]``: each setting's accuracy minus real-only's with a paired bootstrap interval over the
+    test comments (:func:`~steer_lib.downstream.common.vs_real`).
     """
     cfg = (cfg or DownstreamConfig()).replace(**overrides)
     real_train = _check_pools(real_pools("train") if real_train is None else real_train, "real_train")
@@ -114,10 +117,15 @@ def toxicity_experiment(synthetic: Mapping[str, Mapping[str, list[str]]] | Calla
     all_texts = [t for pools in [test] + [p[3] for p in plans] for c in CLASSES for t in pools[c]]
     emb = embed_lookup(all_texts, embedder, cfg.embedder)
     X_test, y_test = _xy(test, emb)
-    rows = []
+    rows, hits = [], {}
     for method, setting, seed, pools, n_real, n_synth in plans:
         X, y = _xy(pools, emb)
         clf = fit_classifier(X, y, C=cfg.C, seed=seed)
+        hits[(method, setting, seed)] = (clf.predict_proba(X_test)[:, 1] >= 0.5).astype(int) == y_test
         rows.append({"method": method, "setting": setting, "seed": seed, **score(clf, X_test, y_test),
                      "n_train": len(y), "n_real": n_real, "n_synth": n_synth})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    # accuracy's difference from real-only, paired over the test comments (plain lists: pandas compares attrs)
+    df.attrs["test_correct"] = {k: v.astype(int).tolist() for k, v in hits.items()}
+    df.attrs["vs_real"] = vs_real(hits, real_method=REAL_METHOD).to_dict(orient="records")
+    return df

@@ -169,18 +169,22 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
                     eta: float | None = None, force: bool = False, **overrides: Any) -> dict[str, Any]:
     """Every metric of one sample set against the real data (cached beside the generations)."""
     from ..metrics.evaluation import evaluate
+    from ..metrics.io import METRICS_VERSION
 
     cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
     gen = generation_path(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
     out = metrics_path(gen)
     if out.exists() and not force:
-        return json.loads(out.read_text())
+        cached = json.loads(out.read_text())
+        # a file from an older metric definition lacks measures (or holds old ones): rescore, the texts are on disk
+        if cached.get("metrics_version") == METRICS_VERSION or not gen.exists():
+            return cached
     texts = synthetic_texts(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
     result = evaluate(texts, real_reference(task), task=task, seed=seed, mauve_seeds=cfg.mauve_seeds,
                       bootstrap=cfg.bootstrap)
     result = {"task": get_task(task).name, "method": method, "seed": seed, "profile": profile,
               "base_model": model_id(cfg.base_model or None),
-              **method_settings(method, cfg, gamma, eta), **result}
+              **method_settings(method, cfg, gamma, eta), "metrics_version": METRICS_VERSION, **result}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(result, indent=1, default=float))

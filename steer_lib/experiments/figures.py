@@ -14,6 +14,15 @@ from .tables import pareto_front
 
 HEATMAP_METRICS = (("adv_auroc", "adversarial AUROC ↓", "viridis_r"), ("ngram3", "normalised 3-grams ↑", "viridis"),
                    ("mauve", "MAUVE ↑", "viridis"))
+# Any recorded metric can be drawn: name it in ``heatmaps(metrics=[...])`` and it takes its title and colour map
+# from here (bright = better; "cividis" for a value with no better direction, such as length).
+HEATMAP_STYLES = {c: (name, cmap) for c, name, cmap in HEATMAP_METRICS} | {
+    "diversity": ("diversity ↑", "viridis"), "cosine": ("cosine ↑", "viridis"), "validity": ("validity ↑", "viridis"),
+    "alpha_precision": ("α-precision ↑", "viridis"), "beta_recall": ("β-recall ↑", "viridis"),
+    "compression_ratio": ("compression ratio ↓", "viridis_r"), "self_repetition": ("self-repetition ↓", "viridis_r"),
+    "self_bleu": ("Self-BLEU ↓", "viridis_r"), "vendi": ("Vendi score ↑", "viridis"),
+    "mean_length": ("mean length (tokens)", "cividis"), "length_sd": ("length sd (tokens)", "cividis")}
+DIVERSITY_HEATMAPS = ("compression_ratio", "self_bleu", "vendi", "mean_length")  # the set_diversity measures
 OWN_SPREAD = {"mauve": "mauve_sd", "adv_auroc": "adv_auroc_sd"}  # a single run's own spread (k-means seeds, CV folds); colour maps: bright = better
 
 
@@ -37,13 +46,33 @@ def grid_stats(df: pd.DataFrame, metric: str, seed_word: str = "seeds") -> tuple
     return mean, mean * np.nan, "1 seed; no spread"
 
 
+def heatmap_spec(metric) -> tuple[str, str, str]:
+    """``(column, title, colour map)`` of a heatmap: a tuple as given, or a column name looked up in
+    :data:`HEATMAP_STYLES` (any other column gets its name as title).
+
+    >>> heatmap_spec("vendi"), heatmap_spec(("mauve", "M", "magma"))[2], heatmap_spec("n")[1]
+    (('vendi', 'Vendi score ↑', 'viridis'), 'magma', 'n')
+    """
+    if isinstance(metric, str):
+        return (metric, *HEATMAP_STYLES.get(metric, (metric, "cividis")))
+    if len(metric) != 3:
+        raise ValueError(f"metric={metric!r} must be a column name or a (column, title, colour map) tuple")
+    return tuple(metric)
+
+
 def heatmaps(df: pd.DataFrame, title: str, metrics=HEATMAP_METRICS, seed_word: str = "seeds"):
     """One heatmap per metric over (γ, η): cell = mean, with ± spread written under it.
 
+    ``metrics``: column names (e.g. :data:`DIVERSITY_HEATMAPS`) or ``(column, title, colour map)`` tuples.
     ``seed_word`` names what the seeds vary (``"scoring seeds"`` for a fixed set scored several times).
     """
     import matplotlib.pyplot as plt
 
+    metrics = [heatmap_spec(m) for m in metrics]
+    missing = [c for c, _, _ in metrics if c not in df]
+    if missing:
+        raise ValueError(f"heatmaps: no column {missing} in the sweep (recorded before METRICS_VERSION 3?); "
+                         f"columns: {sorted(df.columns)}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.0))
     for ax, (col, name, cmap) in zip(np.atleast_1d(axes), metrics):
         mean, spread, what = grid_stats(df, col, seed_word)

@@ -20,11 +20,12 @@ import pandas as pd
 from .. import paths
 from ..config import check_profile
 from ..data.tasks import get_task
+from ..metrics.io import DIVERSITY_KEYS
 from ..runtime import no_log
 
 TAG_RE = re.compile(r"_n(?P<n>\d+)_t(?P<t>\d+)_s(?P<s>\d+)$")
 METRIC_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
-               "mauve_sd", "adv_auroc", "adv_auroc_sd", "alpha_precision", "beta_recall", "validity")
+               "mauve_sd", "adv_auroc", "adv_auroc_sd", "alpha_precision", "beta_recall", "validity", *DIVERSITY_KEYS)
 GRID_SEEDS = (0, 1, 2)  # scoring seeds for the authors' grid: its spread is the metrics' own (real draw, k-means, CV)
 
 

@@ -38,6 +38,7 @@ from .. import paths
 from ..config import check_profile
 from ..data.tasks import get_task
 from ..locks import file_lock
+from ..metrics.io import DIVERSITY_KEYS
 from ..runtime import no_log
 
 NOTEBOOK = "03_generate.ipynb"
@@ -231,7 +232,7 @@ def run_sweep(task: str, gammas, etas, seeds, *, profile: str, n: int | None = N
 
 SCALAR_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
                "mauve_sd", "adv_auroc", "adv_auroc_sd", "alpha_precision", "beta_recall", "validity",
-               "mean_length", "duplicate_rate")
+               "duplicate_rate", *DIVERSITY_KEYS)  # DIVERSITY_KEYS holds mean_length
 
 
 def load_sweep(task: str, profile: str, n: int | None = None, base_model: str = "") -> "pd.DataFrame":

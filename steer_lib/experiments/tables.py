@@ -23,8 +23,17 @@ import pandas as pd
 # (column, better direction: +1 higher, -1 lower, 0 = reference value, never bold), in table order
 COLUMNS = (("ngram3", +1), ("ngram3_real", 0), ("diversity", +1), ("cosine", +1), ("mauve", +1),
            ("adv_auroc", -1), ("validity", +1))
+# the second, compact table: the diversity measures since the paper (more diverse = better), lengths beside them
+DIVERSITY_COLUMNS = (("compression_ratio", -1), ("compression_ratio_real", 0), ("self_repetition", -1),
+                     ("self_bleu", -1), ("vendi", +1), ("vendi_real", 0), ("mean_length", 0), ("length_sd", 0),
+                     ("mean_length_real", 0))
 HEADERS = {"ngram3": "3-grams (syn)", "ngram3_real": "3-grams (real)", "diversity": "diversity",
-           "cosine": "cosine", "mauve": "MAUVE", "adv_auroc": "adv. AUROC", "validity": "validity"}
+           "cosine": "cosine", "mauve": "MAUVE", "adv_auroc": "adv. AUROC", "validity": "validity",
+           "compression_ratio": "compr. ratio", "compression_ratio_real": "compr. (real)",
+           "self_repetition": "self-rep.", "self_bleu": "Self-BLEU", "vendi": "Vendi", "vendi_real": "Vendi (real)",
+           "mean_length": "length", "length_sd": "length sd", "mean_length_real": "length (real)"}
+TIE = "≈"  # marks a best and runner-up the bootstrap (experiments.significance) cannot separate
+TEX_TIE = r"$\approx$"
 ARROW = {+1: "↑", -1: "↓", 0: ""}
 TEX_ARROW = {+1: r"$\uparrow$", -1: r"$\downarrow$", 0: ""}
 
@@ -65,7 +74,7 @@ def summarise(df: pd.DataFrame, by: str = "label", keys: Sequence[str] | None = 
 
     Row order follows the first appearance of each label.
     """
-    keys = [k for k in (keys or [c for c, _ in COLUMNS]) if k in df]
+    keys = [k for k in (keys or [c for c, _ in COLUMNS + DIVERSITY_COLUMNS]) if k in df]
     g = df.groupby(by, sort=False)
     out = g[keys].mean()
     sd = g[keys].std(ddof=1).add_suffix("_sd")
@@ -89,21 +98,72 @@ def _cell(mean: float, sd: float | None, digits: int) -> str:
     return s + (f" ± {sd:.{digits}f}" if sd is not None and not math.isnan(sd) else "")
 
 
-def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits: int = 3) -> str:
+def marks(summary: pd.DataFrame, cols, significance: dict | None) -> tuple[dict, dict, list[str]]:
+    """Which cells are bold and which carry :data:`TIE`, per column, and the note that says how they were chosen.
+
+    A column the bootstrap tested (``significance[col]``, from :func:`significance.compare`) bolds its best
+    only when separated from the runner-up at 95 %, and marks both with ≈ otherwise. An untested column (no
+    per-sample data) bolds the best value(s), and the note says that this is not a test.
+
+    >>> s = pd.DataFrame({"mauve": [0.7, 0.6, 0.2]}, index=["a", "b", "c"])
+    >>> sig = {"mauve": {"best": "a", "runner_up": "b", "separated": False, "ci": [-0.1, 0.3], "reps": 100}}
+    >>> bold, tie, _ = marks(s, [("mauve", +1)], sig); bold["mauve"], sorted(tie["mauve"])
+    (set(), ['a', 'b'])
+    """
+    from .significance import TESTABLE
+
+    significance = significance or {}
+    bold, tie, untested, tested, never = {}, {}, [], [], []
+    for c, d in cols:
+        best, t = best_labels(summary, c, d), set()
+        if c not in TESTABLE and d != 0 and best:  # no calibrated test exists (Vendi): never bold
+            never.append(c)
+            best = set()
+        elif c in significance and d != 0:
+            r = significance[c]
+            tested.append(c)
+            if not r["separated"]:  # every row sharing the best value, and the runner-up
+                best, t = set(), best | {r["best"], r["runner_up"]}
+        elif best and d != 0:
+            untested.append(c)
+        bold[c], tie[c] = best, t
+    notes = []
+    if tested:
+        reps = max(significance[c]["reps"] for c in tested)
+        notes.append(f"Bold: the best, separated from the runner-up by a bootstrap over the samples (95 %, up to "
+                     f"{reps} replicates); {TIE}: best and runner-up cannot be told apart at this size.")
+    if untested:
+        names = ", ".join(HEADERS.get(c, c) for c in untested)
+        notes.append(f"Not tested ({names}; no per-sample data recorded): bold marks the best value only.")
+    if never:
+        names = ", ".join(HEADERS.get(c, c) for c in never)
+        notes.append(f"Never bold ({names}): no resampling test of it held its 5 % level in calibration.")
+    return bold, tie, notes
+
+
+def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits: int = 3,
+           columns=COLUMNS, significance: dict | None = None) -> str:
     """The table as Markdown (``fmt="md"``) or a LaTeX ``tabular`` (``"tex"``): one row per label,
-    ``mean ± sd`` when there are several seeds, the best value per column in bold, arrows in the header."""
+    ``mean ± sd`` when there are several seeds, arrows in the header, and the best per column in bold when a
+    bootstrap over the samples separates it from the runner-up (:func:`marks`; ≈ marks the two otherwise), a note under the table.
+
+    ``columns``: :data:`COLUMNS` (the paper's measures) or :data:`DIVERSITY_COLUMNS` (the compact second table).
+    ``significance`` defaults to ``summary.attrs["significance"]``, which :func:`task_table` fills."""
     if fmt not in ("md", "tex"):
         raise ValueError(f"fmt={fmt!r} must be 'md' or 'tex'")
-    cols = [(c, d) for c, d in COLUMNS if c in summary]
-    best = {c: best_labels(summary, c, d) for c, d in cols}
+    if significance is None:
+        significance = summary.attrs.get("significance")
+    cols = [(c, d) for c, d in columns if c in summary]
+    bold, tie, notes = marks(summary, cols, significance)
     rows = []
     for lab, r in summary.iterrows():
         cells = []
         for c, _ in cols:
             text = _cell(r[c], r.get(f"{c}_sd"), digits)
+            text = text + f" {TIE}" if lab in tie[c] else text
             if fmt == "tex":
-                text = latex_escape(text)
-            if lab in best[c]:
+                text = latex_escape(text).replace(TIE, TEX_TIE)
+            if lab in bold[c]:
                 text = f"**{text}**" if fmt == "md" else rf"\textbf{{{text}}}"
             cells.append(text)
         rows.append([latex_escape(lab) if fmt == "tex" else str(lab)] + cells)
@@ -111,12 +171,16 @@ def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits:
         head = ["method"] + [f"{HEADERS[c]} {ARROW[d]}".strip() for c, d in cols]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return (f"{caption}\n\n" if caption else "") + "\n".join(lines) + "\n"
+        foot = ("\n" + " ".join(notes) + "\n") if notes else ""
+        return (f"{caption}\n\n" if caption else "") + "\n".join(lines) + "\n" + foot
     head = ["method"] + [f"{latex_escape(HEADERS[c])} {TEX_ARROW[d]}".strip() for c, d in cols]
     lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * len(cols) + "}",
              r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
     lines += [" & ".join(r) + r" \\" for r in rows]
     lines += [r"\bottomrule", r"\end{tabular}"]
+    if notes:  # under the table, not in the caption, so a list of tables stays short
+        note = latex_escape(" ".join(notes)).replace(TIE, TEX_TIE)
+        lines.append(rf"{{\footnotesize {note}\par}}")
     lines += [rf"\caption{{{latex_escape(caption)}}}"] if caption else []
     return "\n".join(lines + [r"\end{table}"]) + "\n"
 
@@ -155,6 +219,36 @@ def _ordinal(k: int) -> str:
     return f"{k}{'th' if 11 <= k % 100 <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
+PARAGRAPH_COLUMNS = (("mauve", +1, "MAUVE"), ("adv_auroc", -1, "adversarial AUROC"),
+                     ("ngram3", +1, "normalised 3-grams"))  # (column, better direction, name)
+
+
+def _separation(tests: dict | None, steer_label: str, summary: pd.DataFrame) -> str:
+    """Sentences saying, per paragraph metric, whether STEER is told apart from its nearest baseline (``tests``:
+    :func:`significance.compare` with ``pairs``, STEER first), and plainly when it is not; "" when untested."""
+    if not tests:
+        return (" Whether these differences exceed the noise was not tested (no per-sample data recorded)."
+                if tests is not None else "")
+    n = summary.loc[steer_label, "n"] if "n" in summary and not pd.isna(summary.loc[steer_label].get("n")) else None
+    size = f" at n={int(n)}" if n else " at this size"
+    tied, said = [], []
+    for col, _, name in PARAGRAPH_COLUMNS:
+        r = tests.get(col)
+        if r is None:
+            continue
+        other, (lo, hi) = r["runner_up"], r["ci"]
+        if r.get("undefined") or not r["separated"]:
+            tied.append(f"{other} on {name}")
+        else:
+            said.append(f"{'ahead of' if r['diff'] > 0 else 'behind'} {other} on {name} "
+                        f"(bootstrap over the samples, 95 % interval of the difference {lo:+.3f} to {hi:+.3f})")
+    out = (" It is " + "; ".join(said) + ".") if said else ""
+    if tied:
+        out += f" {steer_label} cannot be told apart{size} from " + ", ".join(tied) + \
+            " (bootstrap over the samples, 95 %): those differences are within the noise."
+    return out
+
+
 def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.DataFrame | None = None,
               context: str = "") -> str:
     """A few sentences, from the numbers only: how ``steer_label`` ranks among the rows of ``summary``
@@ -172,6 +266,7 @@ def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.Da
             r = int(peers[col].rank(ascending=asc, method="min")[steer_label])
             ranks.append(f"{_ordinal(r)} of {n} on {name}")
     text = f"**{task}**{context}: {steer_label} ranks " + ", ".join(ranks) + "."
+    text += _separation(summary.attrs.get("steer_vs"), steer_label, summary)
     pts = summary[["ngram3", "mauve", "adv_auroc"]].copy()
     if grid is not None and not grid.empty:
         gm = grid.groupby(["gamma", "eta"])[["ngram3", "mauve", "adv_auroc"]].mean()
@@ -193,7 +288,49 @@ def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.Da
     return text
 
 
-def task_table(task: str, profile: str, base_model: str = "") -> tuple[pd.DataFrame, dict]:
+def _sources(rows: pd.DataFrame, task: str, profile: str, n: int, base_model: str = "") -> dict[str, list]:
+    """``label → [(generation JSONL, seed), …]``: where each row's sample sets are (sweep points via the sweep)."""
+    from .. import paths
+    from ..data.tasks import get_task
+    from .sweep import _paths
+
+    folder = paths.profile_runs_dir(profile, base_model) / "generations" / get_task(task).name
+    out: dict[str, list] = {}
+    for _, r in rows.iterrows():
+        if isinstance(r.get("tag"), str):
+            gen = folder / f"{r['tag']}.jsonl"
+        else:  # a sweep record: the sweep knows where its set is (γ = 0 reuses negative_only's)
+            gen = _paths(task, float(r["gamma"]), float(r["eta"]), int(r["seed"]), profile, n,
+                         base_model)["generation"]
+        out.setdefault(r["label"], []).append((gen, int(r["seed"])))
+    return out
+
+
+def _attach_tests(summary: pd.DataFrame, rows: pd.DataFrame, task: str, profile: str, cfg, steer_label: str,
+                  embedder, base_model: str = "") -> None:
+    """Fill ``summary.attrs``: ``significance`` (best vs runner-up per column, both tables) and ``steer_vs``
+    (STEER vs its nearest baseline on the paragraph's measures), from the recorded sample sets."""
+    from . import significance
+
+    sources, memo = _sources(rows, task, profile, cfg.n_samples, base_model), {}  # memo: STEER's pairs are often the table's
+    summary.attrs["significance"] = significance.compare(summary, COLUMNS + DIVERSITY_COLUMNS, sources, task,
+                                                         n=cfg.n_samples, embedder=embedder, memo=memo)
+    if steer_label not in summary.index:
+        return
+    peers = summary[[lab == steer_label or not str(lab).startswith("steer") for lab in summary.index]]
+    pairs = {}
+    for col, d, _ in PARAGRAPH_COLUMNS:
+        if col not in peers or peers[col].notna().sum() < 2 or pd.isna(peers.loc[steer_label, col]):
+            continue
+        order = peers[col].dropna().sort_values(ascending=d < 0).index.tolist()
+        others = [lab for lab in order if lab != steer_label]
+        pairs[col] = (steer_label, others[0])  # the best baseline, or the runner-up when STEER is best
+    summary.attrs["steer_vs"] = significance.compare(summary, [(c, d) for c, d, _ in PARAGRAPH_COLUMNS], sources,
+                                                     task, n=cfg.n_samples, embedder=embedder, pairs=pairs, memo=memo)
+
+
+def task_table(task: str, profile: str, base_model: str = "", *, test: bool = True,
+               embedder=None) -> tuple[pd.DataFrame, dict]:
     """The method table of one task from recorded results, and what it was built from.
 
     Rows: every baseline at its preset, ``negative_only`` and ``steer`` at the method-comparison
@@ -201,6 +338,10 @@ def task_table(task: str, profile: str, base_model: str = "") -> tuple[pd.DataFr
     sweep (when a sweep is recorded). ``info``: ``steer_label`` (the row the paragraph judges: the pick,
     else the comparison setting), ``selected`` (the rule's pick or None), ``selection_note`` (why there
     is no pick), ``sweep`` (the sweep's rows), ``metrics`` (every recorded row), ``missing`` (rows not recorded).
+
+    ``test``: run the paired bootstraps of :mod:`.significance` on the recorded sample sets (best vs runner-up per
+    column, STEER vs its nearest baseline), kept in ``summary.attrs`` for :func:`render` and :func:`paragraph`;
+    ``embedder`` embeds them (default: the cached all-MiniLM-L6-v2, warm after scoring).
     """
     from .experiment import ExperimentConfig
     from .results import label, load_metrics
@@ -230,6 +371,8 @@ def task_table(task: str, profile: str, base_model: str = "") -> tuple[pd.DataFr
     rows = metrics[metrics["label"].isin(wanted)] if not metrics.empty else metrics
     summary = summarise(rows) if not rows.empty else pd.DataFrame(columns=[c for c, _ in COLUMNS])
     summary = summary.reindex([w for w in wanted if w in summary.index])
+    if test and len(summary) >= 2:
+        _attach_tests(summary, rows, task, profile, cfg, steer_label, embedder, base_model)
     return summary, {"steer_label": steer_label, "selected": selected, "selection_note": note, "sweep": sweep,
                      "metrics": metrics,
                      "missing": [w for w in wanted if w not in summary.index]}
@@ -237,14 +380,21 @@ def task_table(task: str, profile: str, base_model: str = "") -> tuple[pd.DataFr
 
 def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str, note: str = "",
                 base_model: str = "") -> dict:
-    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes); returns both paths. ``note`` (Markdown, e.g.
-    :func:`reference_table`'s) follows the Markdown table, so the file says what its rows are."""
+    """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes), and the compact diversity table
+    ``<stem>_diversity.md`` / ``.tex`` when those measures are recorded; returns the paths (``md``, ``tex``,
+    ``diversity_md``, ``diversity_tex``). ``note`` (Markdown, e.g. :func:`reference_table`'s) follows the
+    Markdown table, so the file says what its rows are."""
     from ..files import write_atomic
     from ..paths import results_dir
 
     out = {fmt: results_dir(profile, base_model) / f"{stem}.{fmt}" for fmt in ("md", "tex")}
     for fmt, path in out.items():
         write_atomic(path, render(summary, fmt, caption=caption) + (f"\n{note}" if note and fmt == "md" else ""))
+    if any(c in summary and summary[c].notna().any() for c, d in DIVERSITY_COLUMNS if d):
+        for fmt in ("md", "tex"):
+            out[f"diversity_{fmt}"] = results_dir(profile, base_model) / f"{stem}_diversity.{fmt}"
+            write_atomic(out[f"diversity_{fmt}"], render(summary, fmt, columns=DIVERSITY_COLUMNS,
+                                                         caption=f"{caption} Diversity measures (Shaib et al.)."))
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import fidelity
+from . import fidelity, set_diversity
 from .embeddings import as_embedder
 from .text import MetricWarning, Tokenizer, cut_joined, duplicate_rate, ngram_ratio, tokenize, validity_rate
 
@@ -65,6 +65,10 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
     ``KFold(5, random_state=42)``, one MAUVE run with ``num_buckets='auto'`` and seed 25; ``seed`` then
     only draws the samples). See :func:`~.fidelity.protocol_settings` and ``docs/fidelity.md``.
 
+    Besides the paper's measures: compression ratio, self-repetition, Self-BLEU and Vendi score for both sides
+    (:mod:`~steer_lib.metrics.set_diversity`), with the length's mean and sd beside them (all are length-biased).
+    ``seconds["diversity"]`` is what those measures cost.
+
     A metric the input is too small for is NaN, with a line in ``warnings`` naming it and why.
     """
     synthetic, real = _check_texts(synthetic, "synthetic"), _check_texts(real, "real")
@@ -116,10 +120,11 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
         out[f"diversity{side}"] = math.prod(ratios.values())
         if math.isnan(ratios[4]):
             warns.append(f"ngram3{side}/diversity{side}: NaN because the text has only {len(toks)} tokens")
-    lengths = {"": np.array([len(tokenize(t, tokenizer)) for t in syn], dtype=float),
-               "_real": np.array([len(tokenize(t, tokenizer)) for t in rea], dtype=float)}
+    per_text = {"": [tokenize(t, tokenizer) for t in syn], "_real": [tokenize(t, tokenizer) for t in rea]}
+    lengths = {side: np.array([len(x) for x in toks], dtype=float) for side, toks in per_text.items()}
     for side, texts in (("", syn), ("_real", rea)):
         out[f"mean_length{side}"] = float(lengths[side].mean())
+        out[f"length_sd{side}"] = float(lengths[side].std())
         out[f"duplicate_rate{side}"] = duplicate_rate(texts)
     valid = None
     if task_obj is not None:
@@ -127,10 +132,22 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
         out["validity"] = float(valid.mean())
         out["validity_real"] = validity_rate(rea, task_obj)
     t_text = time.perf_counter()
+    # --- diversity measures since the paper (Shaib et al.): the real side compressed at the synthetic side's
+    # length, like the n-grams, because gzip's ratio grows with the input's size
+    for side, texts, joined in (("", syn, syn_joined), ("_real", rea, real_cut)):
+        out[f"compression_ratio{side}"] = guarded(f"compression_ratio{side}",
+                                                  lambda: set_diversity.compression_ratio([joined]))
+        out[f"self_repetition{side}"] = guarded(f"self_repetition{side}",
+                                                lambda: set_diversity.self_repetition_tokens(per_text[side]))
+        out[f"self_bleu{side}"] = guarded(f"self_bleu{side}", lambda: set_diversity.self_bleu(texts, seed=seed))
+    t_div = time.perf_counter()
     # --- embedding metrics
     emb = as_embedder(embedder)
     e_syn, e_real = emb.encode(syn), emb.encode(rea)
     t_embed = time.perf_counter()
+    out["vendi"] = guarded("vendi", lambda: set_diversity.vendi_score(e_syn))
+    out["vendi_real"] = guarded("vendi_real", lambda: set_diversity.vendi_score(e_real))
+    t_vendi = time.perf_counter()
     out["cosine"] = guarded("cosine", lambda: fidelity.cosine_similarity(e_syn, e_real))
     out["cosine_centroid"] = guarded("cosine_centroid", lambda: fidelity.centroid_cosine(e_syn, e_real))
     authors = proto.name == "authors"
@@ -160,9 +177,11 @@ def evaluate(synthetic: Sequence[str], real: Sequence[str], *, task=None, embedd
             out[f"{key}_ci"] = list(guarded(f"{key}_ci", lambda: fidelity.bootstrap_ci(
                 stat, arrays, reps=bootstrap, seed=seed), 2))
     t_end = time.perf_counter()
-    out.update(embedder=emb.model_id, protocol=proto.name, classifier=classifier, mauve_seeds=mauve_seeds, knn_k=knn_k,
-               seconds={"text": round(t_text - t0, 2), "embed": round(t_embed - t_text, 2),
-                        "fidelity": round(t_end - t_embed, 2), "total": round(t_end - t0, 2)},
+    out.update(embedder=emb.model_id, protocol=proto.name, classifier=classifier, mauve_seeds=mauve_seeds,
+               knn_k=knn_k,
+               seconds={"text": round(t_text - t0, 2), "diversity": round(t_div - t_text + t_vendi - t_embed, 2),
+                        "embed": round(t_embed - t_div, 2), "fidelity": round(t_end - t_vendi, 2),
+                        "total": round(t_end - t0, 2)},
                warnings=warns)
     for w in warns:
         warnings.warn(w, MetricWarning, stacklevel=2)

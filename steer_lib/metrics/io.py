@@ -15,7 +15,13 @@ from pathlib import Path
 
 JSON_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
              "mauve_sd", "adv_auroc", "alpha_precision", "beta_recall", "validity")
-METRICS_VERSION = 2  # bump when a metric's definition changes: invalidates evaluate-reference's row cache
+# the diversity measures since the paper (set_diversity), next in the JSON line, each beside its real-side value
+DIVERSITY_KEYS = ("compression_ratio", "compression_ratio_real", "self_repetition", "self_repetition_real",
+                  "self_bleu", "self_bleu_real", "vendi", "vendi_real", "mean_length", "mean_length_real",
+                  "length_sd", "length_sd_real")
+# bump when a metric is added or its definition changes: invalidates evaluate-reference's row cache, the authors'
+# grid cache and the experiments' metrics files (3: the set_diversity measures)
+METRICS_VERSION = 3
 
 
 class InputError(ValueError):

@@ -21,6 +21,8 @@ def test_cold_then_warm_cache(tmp_path):
     assert res["warm_embedded"] == 0 and res["warm_from_disk"] == 60  # a new Embedder: all from disk
     assert res["warm_vs_target"] == pytest.approx(60.0 / res["warm_s"], rel=1e-2)
     assert 0 <= res["embed_share_cold"] <= 1
+    assert 0 <= res["warm_diversity_s"] <= res["warm_s"]  # the new measures' share, reported on its own
+    assert set(res["diversity_breakdown_s"]) == {"compression_ratio", "self_repetition", "self_bleu", "vendi"}
     assert json.loads(json.dumps(res)) == res
 
 

@@ -85,6 +85,11 @@ def test_toxicity_seeds_vary_the_real_subset_and_use_equal_synthetic_counts():
     s = ds.summarise(df)
     assert list(s["method"])[0] == "real-only" and set(s["n_seeds"]) == {2}
     assert {"accuracy_mean", "accuracy_sd", "f1_mean", "roc_auc_sd"} <= set(s.columns)
+    vs = pd.DataFrame(df.attrs["vs_real"])  # accuracy minus real-only, paired over the 40 test comments
+    assert len(vs) == 4 and (vs["seeds"] == 2).all() and (vs["ci_lo"] <= vs["diff"]).all()
+    real_acc = df[df.setting == "real"]["accuracy"].mean()
+    a_syn = df[(df.method == "a") & (df.setting == "synthetic")]["accuracy"].mean()
+    assert vs.set_index(["method", "setting"]).loc[("a", "synthetic"), "diff"] == pytest.approx(a_syn - real_acc)
 
 
 def test_toxicity_bad_input_names_the_problem():
@@ -164,6 +169,11 @@ def test_save_outputs_writes_tables_and_figure(tmp_path, monkeypatch):
     assert paths["png"] == tmp_path / "figures" / "smoke" / "06_downstream_commonsense.png"  # notebook 06's name
     md = paths["md"].read_text()
     assert "| steer | real+synthetic | 0.710 ± 0.014 |" in md
+    df.attrs["vs_real"] = [{"method": "steer", "setting": "synthetic", "diff": -0.1, "ci_lo": -0.2, "ci_hi": -0.01,
+                            "separated": True, "seeds": 2}]
+    paths = ds.save_outputs(df, "commonsense", "smoke", chance=0.2)
+    assert "| steer | synthetic | −0.100 | −0.200 to −0.010 | yes |" in paths["md"].read_text()
+    assert json.loads(paths["json"].read_text())["vs_real"][0]["separated"] is True
     with pytest.raises(ValueError, match="metric='f1'"):
         ds.plot(df, metric="f1")
     with pytest.raises(ValueError, match="non-empty DataFrame"):
@@ -195,3 +205,24 @@ def test_mcqa_method_without_valid_questions_is_left_out_with_a_warning():
                                 embedder=bow_embed)
     assert set(df.method) == {ds.REAL_METHOD, "good"}
     assert df.attrs["skipped"] == {"bad": [0]} and df.attrs["rejections"]["bad"]
+
+
+def test_mcqa_zero_shot_start_reproduces_the_cosine_scorer_and_vs_real_is_paired():
+    from steer_lib.downstream import mcqa
+
+    dev = ds.real_questions("dev")[:80]
+    emb = downstream_common.embed_lookup([t for q in dev for t in (q.stem, *q.options)], bow_embed)
+    untrained = mcqa.OptionScorer(256, zero_shot=True).eval()
+    assert mcqa.accuracy(untrained, dev, emb) == mcqa.zero_shot_accuracy(dev, emb)  # the same ranking, exactly
+    real = ds.real_questions("train")[:60]
+    df = ds.mcqa_experiment({"m": [as_text(q) for q in real[:30]]}, seeds=(0, 1), real_train=real, dev=dev,
+                            embedder=bow_embed, mcqa_epochs=2, mcqa_init="zero_shot")
+    vs = pd.DataFrame(df.attrs["vs_real"])
+    assert set(zip(vs["method"], vs["setting"])) == {("m", "synthetic"), ("m", "real+synthetic")}
+    assert (vs["seeds"] == 2).all() and len(df.attrs["dev_correct"][("real-only", "real", 0)]) == 80
+    row = df[(df.method == "m") & (df.setting == "synthetic")]["accuracy"].mean() - \
+        df[df.setting == "real"]["accuracy"].mean()
+    assert vs.set_index("setting").loc["synthetic", "diff"] == pytest.approx(row)  # seeds paired, averaged
+    assert (vs["ci_lo"] <= vs["diff"]).all() and (vs["diff"] <= vs["ci_hi"]).all()
+    with pytest.raises(ValueError, match="mcqa_init='warm'"):
+        ds.DownstreamConfig().replace(mcqa_init="warm")

@@ -6,6 +6,7 @@ import math
 
 import matplotlib
 import pandas as pd
+import numpy as np
 import pytest
 
 from steer_lib import paths
@@ -26,7 +27,7 @@ def test_markdown_bolds_the_best_in_the_right_direction():
     s = summary(labels=["top_k", "steer γ=0.3 η=0.3"], ngram3=[0.5, 0.8], ngram3_real=[0.9, 0.9],
                 mauve=[0.7, 0.6], adv_auroc=[0.9, 0.8])
     md = tables.render(s, "md")
-    head, _, top_k, steer = md.strip().splitlines()
+    head, _, top_k, steer = md.strip().splitlines()[:4]  # then the note on how bold was chosen
     assert "3-grams (syn) ↑" in head and "adv. AUROC ↓" in head and "3-grams (real) |" in head
     assert "**0.800**" in steer and "**0.700**" in top_k  # 3-grams: higher; MAUVE: higher
     assert "**0.800**" in steer.split("|")[-2]  # AUROC: lower is better
@@ -188,3 +189,103 @@ def test_grid_stats_uses_seed_spread_when_there_are_seeds():
     mean, spread, what = ablation_plots.grid_stats(df, "mauve")
     assert what == "sd over 2 seeds" and mean.loc[0, 0] == pytest.approx(0.6) and spread.loc[0.6, 0] == 0
     assert label("steer", 0.0, 0.6) == "steer γ=0 η=0.6"
+
+
+# ------------------------------------------------------------------ statistical honesty: paired bootstrap
+from steer_lib.experiments import significance  # noqa: E402
+from steer_lib.metrics import set_diversity  # noqa: E402
+
+
+def _set(rng, n=40, d=32, shift=0.0):
+    """n random unit embeddings; the real texts' lie around axis 0, and ``shift`` pulls the set towards them."""
+    real = rng.normal(size=(n, d)) + 2.0 * np.eye(d)[0]
+    emb = rng.normal(size=(n, d)) + shift * np.eye(d)[0]
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    return significance.SampleSet(texts=[f"t{i}" for i in range(n)], real=[f"r{i}" for i in range(n)], emb=unit(emb),
+                                  real_emb=unit(real))
+
+
+def test_bootstrap_separates_a_real_gap_and_not_noise():
+    rng = np.random.default_rng(0)
+    a, b = _set(rng), _set(rng)
+    b.real_emb = a.real_emb
+    same = significance.bootstrap_test([a], [b], "cosine", +1, seed=1)  # two draws of one distribution
+    assert not same["separated"] and same["ci"][0] < same["diff"] < same["ci"][1] and same["scheme"] == "half"
+    far = _set(rng, shift=1.5)  # nearer the real texts: a clearly higher cosine
+    far.real_emb = a.real_emb  # both scored against the same real draw, as in the kit
+    gap = significance.bootstrap_test([far], [a], "cosine", +1, seed=1)
+    assert gap["separated"] and gap["ci"][0] > 0
+    assert gap == significance.bootstrap_test([far], [a], "cosine", +1, seed=1)  # fixed seed: the same answer
+    with pytest.raises(ValueError, match="col='nope'"):
+        significance.bootstrap_test([a], [b], "nope", +1)
+    with pytest.raises(ValueError, match="one set per seed"):
+        significance.bootstrap_test([a], [b, b], "cosine", +1)
+    with pytest.raises(ValueError, match="scheme='jackknife'"):
+        significance.bootstrap_test([a], [b], "cosine", +1, scheme="jackknife")
+
+
+def test_vendi_is_never_tested_so_never_bold():
+    assert "vendi" not in significance.TESTABLE  # no redraw scheme held its level in the calibration
+    s = summary(labels=["a", "b"], vendi=[30.0, 10.0])
+    assert significance.compare(s, tables.DIVERSITY_COLUMNS, {}, "hypotheses") == {}
+    md = tables.render(s, "md", columns=tables.DIVERSITY_COLUMNS)
+    assert "**" not in md and "Never bold (Vendi)" in md
+
+
+def test_ties_are_marked_and_only_a_separated_best_is_bold():
+    s = summary(labels=["a", "b", "c"], mauve=[0.7, 0.65, 0.2], adv_auroc=[0.6, 0.9, 0.95], ngram3=[0.5, 0.5, 0.4])
+    s.attrs["significance"] = {
+        "mauve": {"best": "a", "runner_up": "b", "diff": 0.05, "ci": [-0.1, 0.2], "separated": False, "reps": 100},
+        "adv_auroc": {"best": "a", "runner_up": "b", "diff": 0.3, "ci": [0.1, 0.5], "separated": True, "reps": 100},
+        "ngram3": {"best": "a", "runner_up": "b", "diff": 0.0, "ci": [0, 0], "separated": False, "reps": 0}}
+    md = tables.render(s, "md")
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines()[2:5]}
+    assert "0.700 ≈" in rows["a"] and "0.650 ≈" in rows["b"] and "**0.700" not in md  # MAUVE: a tie, not bold
+    assert "**0.600**" in rows["a"]  # AUROC: separated, bold
+    assert rows["a"].count("0.500 ≈") == 1 and rows["b"].count("0.500 ≈") == 1  # an exact tie: both marked
+    assert "bootstrap over the samples" in md and "cannot be told apart" in md
+    tex = tables.render(s, "tex")
+    assert r"0.700 $\approx$" in tex and r"\textbf{0.600}" in tex
+
+
+def test_task_table_tests_the_recorded_sets(recorded):
+    """Generations recorded for two rows: their columns are tested; the rest say they were not."""
+    from conftest import bag_of_words
+    from steer_lib.authors.outputs import real_set
+    from steer_lib.metrics.embeddings import Embedder
+
+    hyp = real_set("hypotheses")
+    sets = {"low_temperature": hyp[:SMOKE.n_samples], "beam": [hyp[0]] * SMOKE.n_samples}
+    gen = recorded / "smoke" / "generations" / "hypotheses"
+    gen.mkdir(parents=True)
+    for seed in (0, 1):
+        for m, texts in sets.items():
+            (gen / f"{m}_{SIZE}_s{seed}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+            f = recorded / "smoke" / "metrics" / "hypotheses" / f"{m}_{SIZE}_s{seed}.json"
+            rec = json.loads(f.read_text())
+            f.write_text(json.dumps({**rec, "self_bleu": set_diversity.self_bleu(texts, seed=seed), "n": 8}))
+    s, info = tables.task_table("hypotheses", "smoke", embedder=Embedder(bag_of_words, cache=False))
+    sig = s.attrs["significance"]
+    assert sig["self_bleu"]["best"] == "low_temperature" and sig["self_bleu"]["runner_up"] == "beam"
+    assert sig["self_bleu"]["separated"]  # distinct texts vs one text repeated
+    assert sig["mauve"]["best"] == "low_temperature" and not sig["mauve"]["separated"]  # MAUVE: NaN on 4 per side
+    assert "ngram3" not in sig  # its best (contrastive_decoding) has no recorded generations: untested
+    md = tables.render(s, "md", columns=tables.DIVERSITY_COLUMNS)
+    assert "**0." in md.split("low_temperature")[1].split("\n")[0] and "Self-BLEU ↓" in md
+    main = tables.render(s, "md")
+    assert "0.900 ± 0.000 ≈" in main and "Not tested (3-grams (syn)" in main
+    paths = tables.write_table(s, "table_hypotheses", "smoke", caption="t")
+    assert paths["diversity_md"].read_text() == tables.render(s, "md", columns=tables.DIVERSITY_COLUMNS,
+                                                              caption="t Diversity measures (Shaib et al.).")
+    text = tables.paragraph("hypotheses", s, info["steer_label"], grid=info["sweep"])
+    assert "was not tested (no per-sample data recorded)" in text  # the picked STEER point has no generations
+
+
+def test_heatmaps_draw_any_metric_by_name():
+    df = pd.DataFrame({"gamma": [0, 0, 0.3, 0.3], "eta": [0, 0.3, 0, 0.3], "seed": 0,
+                       "vendi": [10.0, 12.0, 11.0, 13.0], "self_bleu": [0.3, 0.2, 0.25, 0.15]})
+    fig = ablation_plots.heatmaps(df, "t", metrics=["vendi", "self_bleu"])
+    titles = " ".join(a.get_title() for a in fig.axes)
+    assert "Vendi score ↑" in titles and "Self-BLEU ↓" in titles
+    with pytest.raises(ValueError, match=r"no column \['mauve'\]"):
+        ablation_plots.heatmaps(df, "t", metrics=["mauve"])

@@ -62,7 +62,9 @@ def test_cli_json_last_line(tmp_path, capsys, fake_embedder):
     out, err = capsys.readouterr()
     assert rc == 0
     res = _strict(out.strip().splitlines()[-1])
-    assert list(res)[:13] == list(evaluate_cli.JSON_KEYS)
+    first = list(evaluate_cli.JSON_KEYS) + list(evaluate_cli.DIVERSITY_KEYS)
+    assert list(res)[:len(first)] == first
+    assert res["vendi"] > 1 and res["compression_ratio"] > 1 and 0 <= res["self_bleu"] <= 1
     assert res["n"] == 60 and res["n_real_in"] == 80 and res["validity"] == 1.0
     assert "MAUVE is optimistic and noisy" in err
 

@@ -58,6 +58,12 @@ def test_evaluate_repeated_text_scores_low_ngrams(hyp):
     res = evaluate([hyp[0]] * 100, hyp[:100], embedder=Embedder(bag_of_words, cache=False), mauve_seeds=1)
     assert res["duplicate_rate"] == pytest.approx(0.99)
     assert res["ngram3"] < 0.02 < 0.5 < res["ngram3_real"]
+    # the diversity measures at their extremes: one text repeated is one effective item, compresses to almost
+    # nothing, repeats itself in every sample, and is its own perfect BLEU reference
+    assert res["vendi"] == pytest.approx(1.0) and res["vendi_real"] > 10
+    assert res["compression_ratio"] > 20 > 4 > res["compression_ratio_real"]
+    assert res["self_repetition"] == 1.0 and res["self_bleu"] == pytest.approx(1.0) and res["self_bleu_real"] < 0.5
+    assert res["length_sd"] == 0.0 < res["length_sd_real"] and res["seconds"]["diversity"] >= 0
     # one distinct text cannot be spread over 5 folds when copies stay together: NaN, said why
     assert math.isnan(res["adv_auroc"]) and any("only one class" in w for w in res["warnings"])
 
@@ -68,6 +74,7 @@ def test_too_small_input_gives_nan_and_named_warnings(hyp):
     assert res["n"] == 4
     for k in ("mauve", "adv_auroc", "alpha_precision", "beta_recall"):
         assert math.isnan(res[k]), k
+    assert not math.isnan(res["vendi"]) and not math.isnan(res["self_bleu"])  # need no minimum size beyond 2
     joined = " ".join(res["warnings"])
     assert "adv_auroc: NaN" in joined and "alpha_precision/beta_recall: NaN" in joined
     assert not math.isnan(res["cosine"])
