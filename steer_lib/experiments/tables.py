@@ -154,6 +154,9 @@ def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits:
     if significance is None:
         significance = summary.attrs.get("significance")
     cols = [(c, d) for c, d in columns if c in summary]
+    if not cols:  # results recorded before these measures existed: say so rather than draw an empty table
+        text = "none of these measures is recorded for these rows (they predate them; rescore to add them)"
+        return (f"{caption}\n\n" if caption else "") + (f"_{text}_\n" if fmt == "md" else f"% {text}\n")
     bold, tie, notes = marks(summary, cols, significance)
     rows = []
     for lab, r in summary.iterrows():
