@@ -289,3 +289,10 @@ def test_heatmaps_draw_any_metric_by_name():
     assert "Vendi score ↑" in titles and "Self-BLEU ↓" in titles
     with pytest.raises(ValueError, match=r"no column \['mauve'\]"):
         ablation_plots.heatmaps(df, "t", metrics=["mauve"])
+
+
+def test_a_table_of_measures_the_rows_lack_says_so():
+    s = pd.DataFrame({"mauve": [0.5, 0.6]}, index=["top_k", "steer"])
+    for fmt in ("md", "tex"):
+        out = tables.render(s, fmt, columns=tables.DIVERSITY_COLUMNS, caption="c")
+        assert "none of these measures is recorded" in out and "|" not in out and "tabular" not in out
