@@ -66,12 +66,13 @@ def test_sweep_plan_is_the_papers_grid(iso, monkeypatch):
     assert cfg.n == ExperimentConfig.for_profile("paper").n_samples == 1000
     seen = []
 
-    def fake_point(task, g, e, s, *, profile, n, threads=None):
+    def fake_point(task, g, e, s, *, profile, n, threads=None, base_model=""):
         seen.append((g, e, s, profile, n))
+        assert base_model == ""  # the paper profile with the default base model
         return {"status": "ran", "metrics": {"mauve": 0.5, "adv_auroc": 0.5, "ngram3": 0.5}, "seconds": {"notebook": 0}}
 
     monkeypatch.setattr(sweep, "run_point", fake_point)
-    monkeypatch.setattr(sweep, "load_sweep", lambda task, profile, n=None: (task, profile, n))
+    monkeypatch.setattr(sweep, "load_sweep", lambda task, profile, n=None, base_model="": (task, profile, n))
     assert sweep.run_sweep("hypotheses", cfg.gammas, cfg.etas, cfg.seeds, profile="paper") == \
         ("hypotheses", "paper", 1000)
     assert len(seen) == len(set(seen)) == 6 * 6 * 3
