@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 from .. import paths
@@ -47,9 +46,9 @@ def load_models(args) -> tuple:
         model, tok = load_base(args.model, device=args.device)
         base = load_base(args.base, device=args.device)[0] if args.base else None
         return model, tok, base, model_id(args.model), model_id(args.base) if args.base else None
-    warnings.warn("no --model or --profile: generating from the base model only, so P_θ = P_φ and gamma has "
-                  "no effect (fine-tune first, or pass --profile quick)", stacklevel=2)
-    model, tok = load_base(args.base, device=args.device)
+    model, tok = load_base(args.base, device=args.device)  # a model that is not there fails here, before the warning
+    print("warning: no --model or --profile: generating from the base model only, so P_θ = P_φ and gamma has "
+          "no effect (fine-tune first, or pass --profile quick)", file=sys.stderr)
     return model, tok, None, model_id(args.base), None
 
 
