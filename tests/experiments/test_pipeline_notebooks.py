@@ -28,6 +28,15 @@ def test_committed_without_outputs(path):
             assert not cell.outputs and cell.execution_count is None, f"{path.name}: clear outputs before committing"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_has_a_stable_unique_id(path):
+    """Without an id, nbformat invents a random one on every read: student versions would differ run to run."""
+    import json
+
+    ids = [c.get("id") for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: give every cell its own fixed id"
+
+
 def _is_setup_only(source: str) -> bool:
     """Imports (and the inert hosted-runtime install cell) may come before the parameters cell."""
     tree = ast.parse(source)
