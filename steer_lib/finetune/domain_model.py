@@ -114,7 +114,7 @@ def finetune(task: str | Task, profile: str = "quick", base: str | None = None, 
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "versions": _versions()}
         _save(model, record, final)
-        _save_figure(record, profile, t.name)
+        _save_figure(record, profile, t.name, "" if models.model_id(base) == models.DEFAULT_BASE else str(base))
     accelerator.wait_for_everyone()
     return final
 
@@ -189,12 +189,12 @@ def plot_loss(record: dict[str, Any], ax=None):
     return ax
 
 
-def _save_figure(record: dict[str, Any], profile: str, task: str) -> None:
+def _save_figure(record: dict[str, Any], profile: str, task: str, base_model: str = "") -> None:
     # A bare Figure, outside pyplot: no backend is touched. (Switching to Agg here, as this once did, turned off the
     # inline plots of every later cell in a notebook that trained P_θ on the fly, e.g. 02 on a cold cache.)
     from matplotlib.figure import Figure
 
-    out = paths.figures_dir(profile)
+    out = paths.figures_dir(profile, base_model)  # beside the other figures of this base model
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(6, 3.6))
     plot_loss(record, ax=fig.subplots())

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from steer_lib import paths
 from steer_lib.cli import finetune as finetune_cli
 from steer_lib.finetune import domain_model as ft
 from steer_lib.finetune.dataset import collate, count_targets, encode, eval_sums, token_losses
@@ -40,8 +41,9 @@ def test_training_lowers_heldout_loss_and_saves_everything(iso, tiny_base, token
     assert rec["history"][-1]["loss"] < rec["history"][0]["loss"]
     assert rec["target_modules"] == LLAMA_LINEARS
     assert rec["base_model"] == tiny_base and rec["num_processes"] == 1 and rec["n_val"] == TINY["eval_examples"]
-    assert (iso / "figures" / "smoke" / "01_finetune_loss_hypotheses.png").stat().st_size > 0
-    assert (iso / "figures" / "smoke" / "01_finetune_loss_hypotheses.pdf").stat().st_size > 0
+    figures = iso / "figures" / paths.scope("smoke", tiny_base)  # another base model: its own figure folder
+    assert (figures / "01_finetune_loss_hypotheses.png").stat().st_size > 0
+    assert (figures / "01_finetune_loss_hypotheses.pdf").stat().st_size > 0
 
     # The recorded base loss is the base model's own loss (adapter off == untouched weights).
     task = get_task("hypotheses")
