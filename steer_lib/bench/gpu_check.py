@@ -131,7 +131,7 @@ def check_apis() -> dict:
 
 
 def load_config(shape: str, tiny: bool) -> dict:
-    cfg = json.loads((CONFIG_DIR / f"{shape}.json").read_text(encoding="utf-8"))
+    cfg = json.loads((CONFIG_DIR / f"{shape.replace('-', '_')}.json").read_text(encoding="utf-8"))  # falcon_7b.json
     cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
     if tiny:
         mha = cfg.get("num_key_value_heads") == cfg["num_attention_heads"]
