@@ -46,6 +46,7 @@ class Task:
     label: str | None = None  # "toxic" / "non-toxic" for the comments variants
     val_size: int = 100  # real training examples held out for validation (eval loss, model selection)
     source: str = ""  # the spec file the task was read from
+    aliases: tuple[str, ...] = ()  # other names get_task accepts (built-in tasks only)
 
     def format(self, text: str) -> str:
         """A real example in the instruction format used for fine-tuning (``prompt + ' ' + text``)."""
@@ -162,7 +163,8 @@ def load_task_spec(path: str | Path) -> Task:
                     stop_strings=tuple(str(x) for x in raw.get("stop_strings", ("\n", "###"))),
                     keep_stop=bool(raw.get("keep_stop", False)), _loader=load,
                     _parser=validity.build_parser(raw.get("validity"), where), label=raw.get("label"),
-                    val_size=int(raw.get("val_size", 100)), source=str(path.resolve()))
+                    val_size=int(raw.get("val_size", 100)), source=str(path.resolve()),
+                    aliases=tuple(str(a) for a in raw.get("aliases", ())))
     except (TypeError, ValueError) as exc:
         if isinstance(exc, spec.TaskSpecError):
             raise
@@ -174,18 +176,18 @@ def _builtin() -> tuple[dict[str, Task], dict[str, str]]:
     for f in sorted(spec.SPEC_DIR.glob("*.yaml")):
         t = load_task_spec(f)
         tasks[t.name] = t
-        aliases.update({a: t.name for a in spec.read_spec(f).get("aliases", [])})
+        aliases.update({a: t.name for a in t.aliases})
     return tasks, aliases
 
 
 TASKS, ALIASES = _builtin()
-BUILTIN = tuple(TASKS)  # hypotheses, comments-toxic, comments-nontoxic, commonsense (in file order)
+BUILTIN = tuple(TASKS)  # the spec files' tasks (alphabetical by file)
+PIPELINE_ORDER = ("hypotheses", "comments-toxic", "comments-nontoxic", "commonsense")  # the paper's order
 
 
 def task_names() -> list[str]:
-    """The built-in tasks, in the order the pipeline runs them."""
-    return [n for n in ("hypotheses", "comments-toxic", "comments-nontoxic", "commonsense") if n in BUILTIN] + \
-        [n for n in BUILTIN if n not in ("hypotheses", "comments-toxic", "comments-nontoxic", "commonsense")]
+    """The built-in tasks, in the order the pipeline runs them (a spec file added later comes last)."""
+    return sorted(BUILTIN, key=lambda n: PIPELINE_ORDER.index(n) if n in PIPELINE_ORDER else len(PIPELINE_ORDER))
 
 
 def is_spec_path(name: str) -> bool:
