@@ -1,5 +1,5 @@
 """The student copy of the kit: the library, the student versions of the notebooks, the data manifest, the docs and
-the tests, without solutions, hidden tests, answer keys or the history that holds them.
+the tests, without solutions, hidden tests, mark schemes, answer keys or the history that holds them.
 
     python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz]    (make student-repo OUT=DIR)
 
@@ -7,7 +7,7 @@ The copy is built from the files of the kit's checkout (``git ls-files``: tracke
 ignore, so build products never travel), minus the instructor's material (:data:`INSTRUCTOR_ONLY`): the solution
 notebooks (replaced by nbgrader's student versions, :func:`~steer_lib.classroom.assignments.generate`), the
 classroom tests (they read the solutions), the classroom code (it generates and grades from the solutions), the
-teaching guide (it holds the answer key). Every file that goes in is then scanned for nbgrader's region markers
+teaching guide (it holds the answer key; the copy gets its student edition, :func:`student_guide`). Every file that goes in is then scanned for nbgrader's region markers
 (:data:`MARKERS`); one found is an error, so a solution added somewhere new fails closed instead of shipping. The
 result is a fresh git repository with a single commit, so no earlier version of any file is in it.
 
@@ -42,6 +42,42 @@ INSTRUCTOR_ONLY = (
 MARKERS = tuple(f"{kind} {region}" for region in ("SOLUTION", "HIDDEN TESTS", "MARK SCHEME")
                 for kind in ("BEGIN", "END"))
 AUTHOR = ("steer-kit course", "course@localhost")
+GUIDE = "docs/teaching.md"
+# The sections of the teaching guide that students get (docs/teaching.md in the copy, so the README's link to it
+# resolves). An allowlist, not a blocklist: a section added to the guide stays with the instructor until it is
+# named here. Left out: "Assignments" (grading, hidden tests) and "Answer key: the open exercises".
+STUDENT_SECTIONS = ("Prerequisites", "Content note: the toxic-comment data", "The notebooks", "A two-week schedule",
+                    "Running the notebooks", "Glossary", "Suggested extra exercises")
+
+
+def guide_sections(text: str) -> dict[str, str]:
+    """``{title: text}`` of the guide's ``## `` sections (each with its heading; the text before the first is ``""``).
+
+    >>> list(guide_sections("# T\\nintro\\n## A\\na\\n### A.1\\nb\\n## B\\nc\\n"))
+    ['', 'A', 'B']
+    """
+    sections: dict[str, str] = {}
+    title, lines = "", []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            sections[title] = "".join(lines)
+            title, lines = line[3:].strip(), []
+        lines.append(line)
+    sections[title] = "".join(lines)
+    return sections
+
+
+def student_guide(text: str) -> str:
+    """The students' edition of the teaching guide: a new introduction and the :data:`STUDENT_SECTIONS` only."""
+    sections = guide_sections(text)
+    missing = [t for t in STUDENT_SECTIONS if t not in sections]
+    if missing:
+        raise AssignmentError(f"{GUIDE} has no section(s) {missing}: update STUDENT_SECTIONS in {__name__}")
+    intro = ("# steer-kit: the course guide (student edition)\n\n"
+             "What each notebook teaches and how long it takes, what you need to know first, the schedule, how to run "
+             "the notebooks, and a glossary. This is the part of the instructor's guide made for students: the "
+             "grading details and the answer key of the open exercises stay with your instructor.\n\n")
+    return intro + "".join(sections[t] for t in sections if t in STUDENT_SECTIONS)
 
 
 def source_files(root: Path) -> list[str]:
@@ -118,6 +154,10 @@ def build(out: Path, root: Path | None = None, archive: Path | None = None, forc
         install_cell.sync(sorted((copy / "notebooks").glob("*.ipynb")))
         log(f"notebooks: student versions of {', '.join(sorted(students))}; the others as they are")
         (copy / STUDENT_MARKER).write_text(_student_readme(commit, sorted(students)), encoding="utf-8")
+        guide = root / GUIDE
+        if guide.exists():
+            (copy / GUIDE).parent.mkdir(parents=True, exist_ok=True)
+            (copy / GUIDE).write_text(student_guide(guide.read_text(encoding="utf-8")), encoding="utf-8")
         leaks = find_markers(copy)
         if leaks:
             raise AssignmentError("the student copy would contain solution or hidden-test regions:\n  "
@@ -149,8 +189,9 @@ The notebooks that hold graded exercises ({", ".join(f"`{a}`" for a in assignmen
 write your answers in the cells that say `YOUR CODE HERE` / `YOUR ANSWER HERE`. The visible tests below each
 exercise tell you whether you are on the right track; your instructor grades with more tests.
 
-Left out of this copy: the solution notebooks, the hidden tests, the instructor's guide and grading tools
-(`python -m steer_lib assignments` is not available here), and the kit's history.
+Left out of this copy: the solution notebooks, the hidden tests, the grading tools (`python -m steer_lib
+assignments` is not available here), the instructor's parts of the course guide (`docs/teaching.md` here is the
+student edition: prerequisites, schedule, how to run the notebooks, glossary) and the kit's history.
 
 Install it as the README says (`make data`, then `jupyter lab notebooks/`), or on a hosted runtime (Colab,
 Kaggle, ...) through the notebooks' first cell, with the source your instructor gives you (`STEER_KIT_ARCHIVE`,

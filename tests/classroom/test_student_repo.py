@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from steer_lib.classroom import assignments, install_cell, student_repo
+from steer_lib.classroom import assignments, install_cell, manual, student_repo
 from steer_lib.classroom.assignments import AssignmentError
 from steer_lib.classroom.install_cell import STUDENT_MARKER
 
@@ -56,6 +56,53 @@ def test_no_solution_and_no_hidden_test_in_the_tree(copy):
         assert "raise NotImplementedError()" in student or assignments.TEXT_STUB in student, f"{name}: no stub"
 
 
+def _tree_text(tree: Path) -> str:
+    return "\n".join(f.read_bytes().decode("utf-8", errors="replace") for f in sorted(tree.rglob("*"))
+                     if f.is_file() and ".git" not in f.relative_to(tree).parts)
+
+
+def test_no_mark_scheme_no_model_answer_and_no_answer_key_in_the_copy(copy):
+    """Beyond the markers: the text of every mark scheme and model answer of the notebooks, and of the guide's
+    instructor-only sections (the answer key, grading), is nowhere in the copy."""
+    out, _ = copy
+    everything = _tree_text(out)
+    secrets = []
+    for path in NB_DIR.glob("[0-9][0-9]_*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                secrets += [(path.name, t) for t in (manual.mark_scheme(cell.source), manual.model_answer(cell.source))
+                            if t]
+    sections = student_repo.guide_sections((ROOT / student_repo.GUIDE).read_text(encoding="utf-8"))
+    instructor = [t for t in sections if t and t not in student_repo.STUDENT_SECTIONS]
+    assert {"Answer key: the open exercises", "Assignments"} <= set(instructor)
+    secrets += [(f"{student_repo.GUIDE} / {t}", sections[t].split("\n", 1)[1]) for t in instructor]
+    assert any("05_ablation" in where for where, _ in secrets), "05's reflection has a mark scheme"
+    for where, text in secrets:
+        for line in text.splitlines():
+            line = line.strip()
+            if len(line) > 40:  # (short lines such as table rules or "1." may occur anywhere)
+                assert line not in everything, f"{where}: {line[:80]!r} is in the student copy"
+
+
+def test_every_relative_link_in_the_copy_resolves(copy):
+    """The README (and every other shipped markdown file) links only to files the copy has."""
+    out, _ = copy
+    broken = []
+    for md in sorted(out.rglob("*.md")):
+        if ".git" in md.relative_to(out).parts:
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", md.read_text(encoding="utf-8")):
+            path = target.split("#", 1)[0]
+            if not path or re.match(r"[a-z]+:", path):
+                continue
+            if not (md.parent / path).exists():
+                broken.append(f"{md.relative_to(out)} -> {target}")
+    assert not broken, broken
+    assert "(docs/teaching.md)" in (out / "README.md").read_text(encoding="utf-8")
+    guide = (out / "docs" / "teaching.md").read_text(encoding="utf-8")
+    assert "student edition" in guide and "## Prerequisites" in guide and "## Answer key" not in guide
+
+
 def test_one_commit_and_no_other_object_holds_a_solution(copy):
     out, _ = copy
     assert _git(out, "rev-list", "--all").split() == [_git(out, "rev-parse", "HEAD").strip()]
@@ -78,9 +125,9 @@ def test_what_the_copy_contains_and_leaves_out(copy):
     assert sorted(f for f in files if f.startswith("notebooks/")) == sorted(
         f"notebooks/{p.name}" for p in NB_DIR.glob("[0-9][0-9]_*.ipynb"))
     for rel in files:
-        assert not student_repo.instructor_only(rel) or rel.startswith("notebooks/"), rel
+        assert not student_repo.instructor_only(rel) or rel.startswith("notebooks/") or rel == student_repo.GUIDE, rel
     assert not any(f.startswith(("tests/classroom/", "steer_lib/classroom/")) for f in files)
-    assert "docs/teaching.md" not in files
+    assert "docs/teaching.md" in files, "the student edition of the guide (the README links to it)"
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert "steer-kit/pyproject.toml" in names and f"steer-kit/{STUDENT_MARKER}" in names
