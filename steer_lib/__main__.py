@@ -24,6 +24,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "sweep": ("steer_lib.cli.sweep", "cli", "γ×η grid sweeps"),
     "assignments": ("steer_lib.cli.assignments", "cli", "nbgrader: student versions, validation, autograding"),
     "site": ("steer_lib.cli.site", "cli", "the course as a static HTML site (nbconvert), in course order"),
+    "times": ("steer_lib.cli.times", "cli", "measured time per notebook (docs/notebook_times.json); --update"),
 }
 
 

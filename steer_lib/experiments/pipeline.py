@@ -27,6 +27,7 @@ from .. import paths
 from ..config import check_profile
 from ..data.tasks import task_names
 from ..runtime import no_log
+from . import timings
 
 NOTEBOOKS_DIR = paths.root() / "notebooks"
 DOWNSTREAM_TASKS = ("comments", "commonsense")
@@ -145,6 +146,9 @@ def reproduce(profile: str = "quick", tasks: list[str] | None = None, jobs: int 
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             done += list(pool.map(one, stage))  # the first exception propagates after the stage's running jobs end
+    command = " ".join(["python -m steer_lib reproduce --profile", profile, f"--jobs {jobs}"]
+                       + (["--tasks", *tasks] if tasks else []) + (["--only", *only] if only else []))
+    timings.record_run(profile, done, jobs, base_model, command)  # runs/<profile>/timings.json (times --update)
     log(f"reproduce --profile {profile}: {len(done)} notebooks, {sum(s == 'ran' for _, s, _ in done)} ran, "
         f"{time.time() - t_all:.0f}s. Figures: {paths.figures_dir(profile, base_model)}  "
         f"tables: {paths.results_dir(profile, base_model)}")
