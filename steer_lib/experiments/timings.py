@@ -140,8 +140,20 @@ def fmt_minutes(lo: float | None, hi: float) -> str:
     return (a if a == b else f"{a}–{b}") + (" s" if unit_s else " min")
 
 
-def describe(notebook: str, profile: str, root: Path | None = None) -> str:
-    """One line a notebook prints about itself: its measured time at ``profile`` and where the number comes from.
+def run_of(profile: str, root: Path | None = None) -> str:
+    """Where ``profile``'s times come from (the run, the machine, the date), in one line; never raises."""
+    try:
+        entry = load(root)["profiles"].get(profile)
+    except (TimingsError, ValueError):
+        return f"no measured times in this copy of the kit ({TIMES_FILE} is missing)"
+    if not entry:
+        return f"profile {profile!r}: not measured yet ({TIMES_FILE})"
+    return f"measured at {profile!r}: {entry['source']} ({entry['machine']}), {entry['date']}"
+
+
+def describe(notebook: str, profile: str, root: Path | None = None, cite: bool = True) -> str:
+    """One line a notebook prints about itself: its measured time at ``profile`` and (``cite``) where the number
+    comes from.
 
     ``notebook`` is a stem or its two-digit number. Never raises: a profile not measured (or a copy without
     ``docs/``) says so.
@@ -155,8 +167,8 @@ def describe(notebook: str, profile: str, root: Path | None = None) -> str:
         return f"notebook {key} at profile {profile!r}: not measured yet ({TIMES_FILE})"
     nb = entry["notebooks"][key]
     per = f" {nb['per']}" if nb["per"] else ""
-    return (f"notebook {key} at profile {profile!r} took {fmt_minutes(*nb['minutes'])}{per} "
-            f"({entry['machine']}; {entry['source']}, {entry['date']})")
+    line = f"notebook {key} at profile {profile!r} took {fmt_minutes(*nb['minutes'])}{per}"
+    return line + (f" ({entry['machine']}; {entry['source']}, {entry['date']})" if cite else "")
 
 
 def table(root: Path | None = None) -> str:
@@ -176,6 +188,18 @@ def table(root: Path | None = None) -> str:
         e = data[p]
         lines.append(f"- `{p}`: {e['source']} ({e['machine']}), {e['date']}.")
     return "\n".join(lines)
+
+
+TYPED_TIME = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:[–-]\s*\d+(?:[.,]\d+)?\s*)?(?:min|minutes?|seconds?|hours?|h)\b")
+
+
+def typed_times(markdown: str) -> list[str]:
+    """The durations typed in a notebook's narration (they belong in :func:`describe`'s printed line instead).
+
+    >>> typed_times("**Time:** 2–4 minutes on a CPU; 6 × 6 grid, 40 samples, k = 10")
+    ['2–4 minutes']
+    """
+    return [m.group(0) for m in TYPED_TIME.finditer(markdown)]
 
 
 def block(root: Path | None = None) -> str:

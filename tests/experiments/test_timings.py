@@ -76,6 +76,9 @@ def test_describe_never_raises(tmp_path):
     assert "not measured yet" in timings.describe("02", "paper", ROOT)
     assert "no measured times in this copy" in timings.describe("02", "quick", tmp_path)
     assert timings.describe("02_steer_step_by_step", "smoke", ROOT).startswith("notebook 02 at profile 'smoke' took ")
+    assert "(" not in timings.describe("02", "smoke", ROOT, cite=False)
+    assert timings.run_of("smoke", ROOT).startswith("measured at 'smoke': ")
+    assert "not measured yet" in timings.run_of("paper", ROOT) and "missing" in timings.run_of("quick", tmp_path)
 
 
 def test_bad_inputs_are_one_line_errors(iso):
@@ -97,3 +100,14 @@ def test_cli_prints_the_table_and_checks_the_docs():
     proc = subprocess.run([sys.executable, "-m", "steer_lib", "times", "--update", "--profile", "smoke",
                            "--timings", "/nonexistent/timings.json"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error: /nonexistent/timings.json: missing")
+
+
+def test_notebook_00_prints_the_times_instead_of_typing_them():
+    """00 prints every notebook's measured time from the one source; its narration types none.
+    (The other notebooks' "Time:" lines are their authors' to replace with `timings.describe`.)"""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "00_welcome_and_data.ipynb", as_version=4)
+    typed = [t for c in nb.cells if c.cell_type == "markdown" for t in timings.typed_times(c.source)]
+    assert typed == [], typed
+    assert any("timings.describe(" in c.source for c in nb.cells if c.cell_type == "code")
