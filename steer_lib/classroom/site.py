@@ -30,7 +30,7 @@ from .. import paths
 from ..runtime import no_log
 from .assignments import AssignmentError, _replace, assignment_notebooks, generate
 from .install_cell import find_install_cell
-from .student_repo import MARKERS
+from .student_repo import MARKERS, instructor_only
 
 PROFILES = ("quick", "smoke")  # the executed copies preferred, in order
 FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
@@ -143,6 +143,52 @@ def render(nb_path: Path, header_md: str, base: Path) -> str:
     return body
 
 
+HREF = re.compile(r'href="([^"#:?]+)(#[^"]*)?"')
+
+
+def link_local_files(body: str, base: Path, root: Path, site: Path, student: bool) -> str:
+    """Make a page's links to the kit's own files (07's ``../docs/fidelity.md``) resolve inside the site.
+
+    A markdown file is rendered to ``files/<its path>.html``, any other file is copied to ``files/<its path>``;
+    links to pages of the site itself, to places on the page and to other sites stay as they are. The student site
+    links no file that the student copy leaves out (the teaching guide's answer key): such a link goes nowhere.
+    """
+    root = root.resolve()
+
+    def fix(m: re.Match) -> str:
+        target, anchor = m.group(1), m.group(2) or ""
+        path = (base / target).resolve()
+        if root not in path.parents or not path.is_file():
+            return m.group(0)  # a page of the site (index.html, 01_….html) or not the kit's file
+        rel = path.relative_to(root).as_posix()
+        if student and instructor_only(rel):
+            return 'href="#left-out-of-the-student-copy"'
+        dest = site / "files" / (rel[:-3] + ".html" if rel.endswith(".md") else rel)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if rel.endswith(".md"):
+                dest.write_text(_doc_page(rel, path.read_text(encoding="utf-8"), dest.relative_to(site)),
+                                encoding="utf-8")
+            else:
+                shutil.copyfile(path, dest)
+        return f'href="{dest.relative_to(site).as_posix()}{anchor}"'
+
+    return HREF.sub(fix, body)
+
+
+def _doc_page(rel: str, text: str, where: Path) -> str:
+    import mistune
+
+    up = "../" * (len(where.parts) - 1)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>steer-kit: {html.escape(rel)}</title><style>{CSS}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:.2rem .4rem}}</style></head>
+<body><p><a href="{up}index.html">↑ course index</a> · <code>{html.escape(rel)}</code></p>
+{mistune.html(text)}
+</body></html>
+"""
+
+
 def figures(figures_root: Path, profiles: tuple[str, ...]) -> tuple[str, list[Path]]:
     """``(profile, files)`` of the first profile with saved figures under ``figures_root/<profile>/``."""
     for profile in profiles:
@@ -219,7 +265,9 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
         site.mkdir()
         for i, lesson in enumerate(lessons):
             for v in lesson.variants:
-                (site / v.page).write_text(render(v.source, _header(lessons, i, v), notebooks_dir), encoding="utf-8")
+                page = render(v.source, _header(lessons, i, v), notebooks_dir)
+                page = link_local_files(page, notebooks_dir, notebooks_dir.parent, site, student)
+                (site / v.page).write_text(page, encoding="utf-8")
                 log(f"{v.page}: {STATUS_TEXT[v.status]}")
         fig_profile, fig_files = figures(figures_root, profiles)
         fig_page = None

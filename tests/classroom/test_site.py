@@ -20,6 +20,10 @@ SOLUTION = {"grade": False, "grade_id": "double", "locked": False, "schema_versi
             "task": False}
 TEST = {"grade": True, "grade_id": "test_double", "locked": True, "points": 3, "schema_version": 3,
         "solution": False, "task": False}
+QUESTION = {"grade": False, "grade_id": "question_why", "locked": True, "points": 0, "schema_version": 3,
+            "solution": False, "task": True}
+ANSWER = {"grade": True, "grade_id": "why", "locked": False, "points": 2, "schema_version": 3, "solution": True,
+          "task": False}
 
 
 def _nb(cells) -> nbformat.NotebookNode:
@@ -39,13 +43,20 @@ def course(tmp_path):
     nbs, runs, figs = tmp_path / "notebooks", tmp_path / "runs", tmp_path / "figures"
     (nbs / "img").mkdir(parents=True)
     (nbs / "img" / "dot.png").write_bytes(PNG)
-    intro = [("markdown", "# 00 · Intro\n\nA picture: ![dot](img/dot.png)", {}, None),
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guide.md").write_text("# The guide\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    (tmp_path / "docs" / "teaching.md").write_text("# Answer key\n\nThe secret answer.\n")
+    intro = [("markdown", "# 00 · Intro\n\nA picture: ![dot](img/dot.png). See [the guide](../docs/guide.md#part) "
+              "and [the teaching guide](../docs/teaching.md).", {}, None),
              ("code", INSTALL_CELL, {"tags": [TAG]}, None), ("code", "print('hi')", {}, None)]
     toy = [("markdown", "# 01 · Toy exercise with $P_\\theta$", {}, None),
            ("code", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
             {"nbgrader": SOLUTION}, None),
            ("code", "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
-            {"nbgrader": TEST}, None)]
+            {"nbgrader": TEST}, None),
+           ("markdown", "Why double?\n\n=== BEGIN MARK SCHEME ===\n1 point: names the rubric point.\n"
+            "=== END MARK SCHEME ===", {"nbgrader": QUESTION}, None),
+           ("markdown", "### BEGIN SOLUTION\nThe model answer says why.\n### END SOLUTION", {"nbgrader": ANSWER}, None)]
     more = [("markdown", "# 02 · More", {}, None), ("code", "x = 1", {}, None)]
     for name, cells in (("00_intro", intro), ("01_toy", toy), ("02_more", more)):
         nbformat.write(_nb(cells), nbs / f"{name}.ipynb")
@@ -121,6 +132,8 @@ def test_the_site_renders_every_notebook_in_course_order(course, tmp_path):
     assert "Not executed" in (out / "02_more.html").read_text()
     assert "find_spec" not in _text(out / "00_intro.html") and "left out of this page" in _text(out / "00_intro.html")
     assert checked["n_imgs"] >= 3
+    assert 'href="files/docs/guide.html#part"' in intro and "<table>" in (out / "files/docs/guide.html").read_text()
+    assert 'href="files/docs/teaching.html"' in intro, "the instructor's site links the guide"
     assert "return 2 * x" in _text(out / "01_toy__alpha.html"), "the full site shows the executed solutions"
 
 
@@ -132,10 +145,14 @@ def test_the_student_site_shows_no_solution(course, tmp_path):
         "00_intro.html": "smoke", "01_toy.html": "exercise", "02_more.html": "unexecuted"}
     for page in out.glob("*.html"):
         body = _text(page)
-        for secret in (*site.MARKERS, "return 2 * x", "double(5)"):
+        for secret in (*site.MARKERS, "return 2 * x", "double(5)", "names the rubric point", "model answer says"):
             assert secret not in body, f"{page.name}: {secret!r}"
+    intro = (out / "00_intro.html").read_text()
+    assert 'href="files/docs/guide.html#part"' in intro and (out / "files/docs/guide.html").is_file()
+    assert not (out / "files/docs/teaching.html").exists() and "#left-out-of-the-student-copy" in intro
     toy = _text(out / "01_toy.html")
     assert "NotImplementedError" in toy and "Exercise version" in toy and "assert double(2) == 4" in toy
+    assert "Why double?" in toy and "YOUR ANSWER HERE" in toy, "the open question stays, its rubric and answer go"
 
 
 def test_a_rebuild_replaces_the_old_site(course, tmp_path):
@@ -143,3 +160,28 @@ def test_a_rebuild_replaces_the_old_site(course, tmp_path):
     (course["runs"] / "quick" / "executed" / "01_toy__beta.ipynb").unlink()
     site.build(out, **course)
     assert not (out / "01_toy__beta.html").exists() and (out / "01_toy__alpha.html").exists()
+
+
+@pytest.mark.slow
+def test_the_real_student_site_resolves_and_shows_no_solution_rubric_or_model_answer(tmp_path):
+    """The kit's own notebooks (executed copies where runs/ has them): every page, image and link resolves, and
+    no solution line, hidden test, mark scheme or model answer of the sources is visible on a student page."""
+    import re
+
+    from steer_lib.classroom import manual
+
+    nb_dir = Path(__file__).resolve().parents[2] / "notebooks"
+    out = site.build(tmp_path / "site-student", student=True, notebooks_dir=nb_dir).parent
+    checked = _check_pages(out)
+    assert len(checked["meta"]["pages"]) >= len(list(nb_dir.glob("[0-9][0-9]_*.ipynb")))
+    visible = "\n".join(_text(p) for p in out.glob("*.html"))
+    public = "\n".join(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", c.source, flags=re.S)
+                       for p in nb_dir.glob("*.ipynb") for c in nbformat.read(p, as_version=4).cells)
+    for path in nb_dir.glob("[0-9][0-9]_*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            secrets = re.findall(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END", cell.source, flags=re.S)
+            secrets += [manual.mark_scheme(cell.source) or ""]
+            for line in "\n".join(secrets).splitlines():
+                line = line.strip()
+                if len(line) > 25 and not line.startswith("#") and line not in public:
+                    assert line not in visible, f"{path.name}: {line[:80]!r} is on the student site"
