@@ -58,14 +58,25 @@ def test_no_default_repository_address_anywhere():
     """No notebook, doc or test names a default address for the kit (one the project does not control)."""
     owner = "steer-kit" + "/steer-kit"  # (built from parts so this file does not name it either)
     default = re.compile(r"environ\.get\(\s*['\"]STEER_KIT_\w+['\"]\s*,\s*['\"][^'\"]+['\"]")
+    # any URL of a repository or archive of the kit must be a placeholder on a reserved example domain (RFC 2606)
+    kit_url = re.compile(r"(?:https?|git|ssh)://[^\s\"'<>)]*steer[-_]?kit[^\s\"'<>)]*|git@[\w.-]+:[^\s\"']*steer[-_]?kit",
+                         re.I)
+    example = re.compile(r"^(?:https?|git|ssh)://(?:[\w-]+\.)*example\.(?:com|org|net|edu)(?:[:/]|$)", re.I)
     files = [*NOTEBOOKS, *ROOT.glob("docs/**/*.md"), *ROOT.glob("tests/**/*.py"), ROOT / "README.md",
-             *ROOT.glob("steer_lib/**/*.py")]
+             *ROOT.glob("steer_lib/**/*.py"), *ROOT.glob("tests/**/*.yaml"), *ROOT.glob("examples/**/*"),
+             *ROOT.glob(".ci/**/*"), ROOT / "Makefile", ROOT / "pyproject.toml", *ROOT.glob("*.yml")]
     offenders = []
     for f in files:
-        text = f.read_text(encoding="utf-8")
+        if not f.is_file():
+            continue
+        text = f.read_text(encoding="utf-8", errors="replace")
         if owner in text or default.search(text):
             offenders.append(str(f.relative_to(ROOT)))
+        offenders += [f"{f.relative_to(ROOT)}: {u}" for u in kit_url.findall(text) if not example.match(u)]
     assert offenders == []
+    real = "https://github.com/someone/" + "steer" + "-kit"  # (from parts, so this file passes its own check)
+    assert kit_url.findall(f"git clone {real}") == [real] and not example.match(real), "it finds a real address"
+    assert example.match("https://git.example.edu/course/steer-kit-student.git")
     assert not default.search(INSTALL_CELL) and "github.com" not in INSTALL_CELL
 
 
