@@ -33,7 +33,7 @@ import numpy as np
 
 MAUVE_MIN_SAMPLES = 20  # per side; below this the k-means histogram is meaningless
 MAUVE_RELIABLE_N = 1000  # per side; below this MAUVE is optimistic and noisy (Pillutla et al.)
-CLASSIFIERS = ("logreg", "xgboost")
+CLASSIFIERS = ("logreg", "xgboost", "hist_gb")  # hist_gb: scikit-learn's boosted trees, no xgboost needed
 PROTOCOLS = ("kit", "authors")
 AUTHORS_CV_SEED = 42  # their KFold(n_splits=5, shuffle=True, random_state=42)
 AUTHORS_MAUVE_SEED = 25  # mauve-text's default seed, which their single compute_mauve call kept
@@ -197,6 +197,12 @@ def _classifier(name: str, seed: int):
         from xgboost import XGBClassifier
 
         return XGBClassifier(random_state=seed, tree_method="hist", n_jobs=1)  # n_jobs=1: deterministic
+    if name == "hist_gb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # gradient-boosted trees like xgboost's, from scikit-learn (always installed; the hosted-runtime install
+        # leaves xgboost out)
+        return HistGradientBoostingClassifier(random_state=seed)
     raise ValueError(f"classifier={name!r} is not one of {CLASSIFIERS}")
 
 
