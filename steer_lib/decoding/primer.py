@@ -62,7 +62,7 @@ def entropy(probs: torch.Tensor) -> float:
     0.6931
     """
     p = probs[probs > 0].double()
-    return float(-(p * p.log()).sum())
+    return float(-(p * p.log()).sum()) + 0.0  # + 0.0: a one-hot distribution gives 0.0, not -0.0
 
 
 @torch.no_grad()
@@ -157,8 +157,13 @@ def kept_mass(probs_before: torch.Tensor, probs_after: torch.Tensor) -> float:
     return float(probs_before[probs_after > 0].double().sum())
 
 
-def plot_distributions(dists: dict[str, torch.Tensor], labels: list[str], token_ids: list[int], *, title: str = ""):
-    """One bar panel per distribution over the same tokens, plus an "everything else" bar (its mass elsewhere)."""
+def plot_distributions(dists: dict[str, torch.Tensor], labels: list[str], token_ids: list[int], *, title: str = "",
+                       notes: dict[str, str] | None = None):
+    """One bar panel per distribution over the same tokens, plus an "everything else" bar (its mass elsewhere).
+
+    A token the rule removed (probability exactly 0) is marked ×, so "dropped" and "tiny" look different.
+    ``notes`` adds a line under a panel's name (e.g. its settings).
+    """
     import matplotlib.pyplot as plt
 
     n = len(dists)
@@ -170,8 +175,13 @@ def plot_distributions(dists: dict[str, torch.Tensor], labels: list[str], token_
         shown = p[ids].tolist()
         ax.bar(range(len(shown) + 1), shown + [max(0.0, 1 - sum(shown))],
                color=["tab:blue"] * len(shown) + ["lightgrey"])
+        dropped = [i for i, v in enumerate(shown) if v == 0]
+        ax.plot(dropped, [0.02] * len(dropped), "x", color="tab:red", ms=5, label="removed" if dropped else None)
+        if dropped:
+            ax.legend(fontsize=7, loc="upper right")
         ax.set_xticks(range(len(shown) + 1), labels + ["(rest)"], rotation=70, fontsize=7)
-        ax.set_title(f"{name}  (H = {entropy(p):.2f} nats, {int((p > 0).sum())} tokens > 0)", fontsize=9)
+        note = f"\n{notes[name]}" if notes and name in notes else ""
+        ax.set_title(f"{name}{note}\nH = {entropy(p):.2f} nats, {int((p > 0).sum())} token(s) kept", fontsize=9)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     axes[0][0].set_ylabel("probability")
