@@ -84,6 +84,31 @@ def single_threaded():
     return threadpool_limits(limits=1)
 
 
+@contextlib.contextmanager
+def quiet_kmeans():
+    """Silence file descriptor 2 while MAUVE's k-means runs.
+
+    faiss writes "WARNING clustering n points to k centroids: please provide at least … training points" straight to
+    fd 2 (a C++ ``fprintf``, which no Python filter can catch) on every small set, three times per set with three
+    seeds: noise, since :func:`~steer_lib.metrics.evaluate` already says MAUVE is unreliable at small n (a
+    ``MetricWarning``). Only the k-means call is wrapped; errors still raise.
+    """
+    import os
+
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no fd 2 to silence
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _rows(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
@@ -172,7 +197,7 @@ def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | 
     import mauve  # imported here: it pulls in faiss, which only MAUVE needs
 
     # mauve seeds PCA/k-means with seed+1, seed+2, seed+5; stepping by 101 keeps runs apart
-    with single_threaded():
+    with single_threaded(), quiet_kmeans():
         scores = tuple(float(mauve.compute_mauve(p_features=p, q_features=q, num_buckets=k, seed=seed + 101 * i,
                                                  verbose=False).mauve) for i in range(seeds))
     return MauveResult(float(np.mean(scores)), float(np.std(scores)), scores, k)
