@@ -1,12 +1,12 @@
-"""Three "synthetic" sets that game the metrics, so a notebook can show what each measure alone rewards.
+"""Three "synthetic" sets built to game the metrics, so a notebook can show what each measure alone rewards.
 
-- ``copies``: the real reference texts themselves. Maximises MAUVE (identical histograms) and fools the
-  adversary (AUROC 0.5: nothing separates a text from its copy) — useless as *new* data.
-- ``one_repeated``: one real text, repeated. Diversity collapses, but its cosine similarity to the real set stays
-  that of a typical real text.
+- ``copies``: the real reference texts themselves, unchanged;
+- ``one_repeated``: one real text, repeated as many times;
 - ``word_salad``: words drawn uniformly at random from a vocabulary (by default the real texts'; pass a larger
-  corpus, e.g. the whole training pool, as ``vocabulary``), as many per text as a real text has. Almost no
-  n-gram repeats, so n-gram diversity is high; it reads as nothing, and the adversary sees it at once.
+  corpus, e.g. the whole training pool, as ``vocabulary``), as many per text as a real text has.
+
+None of them is useful synthetic data, and each maximises at least one measure; which one is notebook 04's
+predict-first exercise (so the scores are shown there, not written here).
 
 >>> sets = gamed_sets(["a b c", "d e f g", "h i"], seed=0)
 >>> sets["copies"], sets["one_repeated"]
