@@ -21,7 +21,7 @@ from ..metrics.io import DIVERSITY_KEYS, JSON_KEYS, InputError, _fmt, read_texts
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling, k-means and CV seed (default 0)")
     p.add_argument("--embedder", default=None, help="sentence-transformers name or path (default all-MiniLM-L6-v2)")
-    p.add_argument("--classifier", default=None, choices=("logreg", "xgboost"),
+    p.add_argument("--classifier", default=None, choices=("logreg", "xgboost", "hist_gb"),
                    help="adversarial classifier (default: the protocol's, logreg for the kit's)")
     p.add_argument("--mauve-seeds", type=int, default=None,
                    help="k-means seeds MAUVE is averaged over (default: the protocol's, 3 for the kit's)")

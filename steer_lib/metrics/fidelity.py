@@ -33,7 +33,7 @@ import numpy as np
 
 MAUVE_MIN_SAMPLES = 20  # per side; below this the k-means histogram is meaningless
 MAUVE_RELIABLE_N = 1000  # per side; below this MAUVE is optimistic and noisy (Pillutla et al.)
-CLASSIFIERS = ("logreg", "xgboost")
+CLASSIFIERS = ("logreg", "xgboost", "hist_gb")  # hist_gb: scikit-learn's boosted trees, no xgboost needed
 PROTOCOLS = ("kit", "authors")
 AUTHORS_CV_SEED = 42  # their KFold(n_splits=5, shuffle=True, random_state=42)
 AUTHORS_MAUVE_SEED = 25  # mauve-text's default seed, which their single compute_mauve call kept
@@ -82,6 +82,31 @@ def single_threaded():
     except ImportError:  # scikit-learn depends on it, so this is rare
         return contextlib.nullcontext()
     return threadpool_limits(limits=1)
+
+
+@contextlib.contextmanager
+def quiet_kmeans():
+    """Silence file descriptor 2 while MAUVE's k-means runs.
+
+    faiss writes "WARNING clustering n points to k centroids: please provide at least … training points" straight to
+    fd 2 (a C++ ``fprintf``, which no Python filter can catch) on every small set, three times per set with three
+    seeds: noise, since :func:`~steer_lib.metrics.evaluate` already says MAUVE is unreliable at small n (a
+    ``MetricWarning``). Only the k-means call is wrapped; errors still raise.
+    """
+    import os
+
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no fd 2 to silence
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _rows(x: np.ndarray, name: str) -> np.ndarray:
@@ -172,7 +197,7 @@ def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | 
     import mauve  # imported here: it pulls in faiss, which only MAUVE needs
 
     # mauve seeds PCA/k-means with seed+1, seed+2, seed+5; stepping by 101 keeps runs apart
-    with single_threaded():
+    with single_threaded(), quiet_kmeans():
         scores = tuple(float(mauve.compute_mauve(p_features=p, q_features=q, num_buckets=k, seed=seed + 101 * i,
                                                  verbose=False).mauve) for i in range(seeds))
     return MauveResult(float(np.mean(scores)), float(np.std(scores)), scores, k)
@@ -197,6 +222,12 @@ def _classifier(name: str, seed: int):
         from xgboost import XGBClassifier
 
         return XGBClassifier(random_state=seed, tree_method="hist", n_jobs=1)  # n_jobs=1: deterministic
+    if name == "hist_gb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # gradient-boosted trees like xgboost's, from scikit-learn (always installed; the hosted-runtime install
+        # leaves xgboost out)
+        return HistGradientBoostingClassifier(random_state=seed)
     raise ValueError(f"classifier={name!r} is not one of {CLASSIFIERS}")
 
 
