@@ -124,7 +124,23 @@ def plain(title: str) -> str:
                                                    m.group(1)), title)
 
 
-def render(nb_path: Path, header_md: str, base: Path) -> str:
+# MathJax 2.7 from the jupyter-server-mathjax package, copied into the site: nbconvert's default loads it from a
+# CDN, so on an offline machine (a lab without internet, this kit's CI) every formula showed as raw TeX.
+MATHJAX_DIR = "_static/mathjax"
+MATHJAX_URL = f"{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
+def mathjax_source() -> Path | None:
+    """The folder of the installed MathJax copy (``jupyter_server_mathjax/static``), or None when it is missing."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    return static if (static / "MathJax.js").is_file() else None
+
+
+def render(nb_path: Path, header_md: str, base: Path, mathjax_url: str | None = MATHJAX_URL) -> str:
     """One notebook as a self-contained HTML page (nbconvert's lab template), ``header_md`` above its first cell.
 
     Images referenced from markdown are read relative to ``base`` (the notebooks' folder: an executed copy under
@@ -137,7 +153,8 @@ def render(nb_path: Path, header_md: str, base: Path) -> str:
     if i is not None:  # a reader needs to know it is there, not to read it
         nb.cells[i] = nbformat.v4.new_markdown_cell(INSTALL_NOTE)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_md))
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    extra = {"mathjax_url": mathjax_url} if mathjax_url else {}  # None: nbconvert's default (its CDN)
+    exporter = HTMLExporter(template_name="lab", embed_images=True, **extra)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base),
                                                                       "name": nb_path.stem}})
     return body
@@ -263,9 +280,15 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
         lessons = plan(notebooks_dir, runs, students, profiles)
         site = Path(tmp) / "site"
         site.mkdir()
+        mathjax = mathjax_source()
+        if mathjax is not None:
+            shutil.copytree(mathjax, site / MATHJAX_DIR)
+        else:
+            log("jupyter-server-mathjax is not installed: formulas load MathJax from its CDN (raw TeX offline)")
         for i, lesson in enumerate(lessons):
             for v in lesson.variants:
-                page = render(v.source, _header(lessons, i, v), notebooks_dir)
+                page = render(v.source, _header(lessons, i, v), notebooks_dir,
+                              MATHJAX_URL if mathjax is not None else None)
                 page = link_local_files(page, notebooks_dir, notebooks_dir.parent, site, student)
                 (site / v.page).write_text(page, encoding="utf-8")
                 log(f"{v.page}: {STATUS_TEXT[v.status]}")

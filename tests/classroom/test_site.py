@@ -78,11 +78,13 @@ def course(tmp_path):
 class _Refs(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.imgs, self.links = [], []
+        self.imgs, self.links, self.scripts = [], [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "img":
+        if tag == "script" and a.get("src"):
+            self.scripts.append(a["src"])
+        elif tag == "img":
             self.imgs.append(a.get("src", ""))
         elif tag == "a" and a.get("href"):
             self.links.append(a["href"])
@@ -106,6 +108,12 @@ def _check_pages(out: Path) -> dict:
             n_imgs += 1
             if not src.startswith("data:image/"):
                 assert not urlparse(src).scheme and (out / unquote(src)).is_file(), f"{page}: <img src={src!r}>"
+        for src in refs.scripts:  # MathJax is part of the site: formulas render on an offline machine too
+            if "mathjax" in src.lower():
+                url = urlparse(src)
+                assert not url.scheme and (out / unquote(url.path)).is_file(), f"{page}: <script src={src!r}>"
+        if page != "index.html" and page != "figures.html" and not page.startswith("files/"):
+            assert any("mathjax" in s.lower() for s in refs.scripts), f"{page} loads no MathJax"
         for href in refs.links:
             url = urlparse(href)
             if url.scheme or href.startswith("#"):
