@@ -81,7 +81,9 @@ def plan(profile: str, tasks: list[str] | None = None, methods: list[str] | None
     return [
         [Job("00_welcome_and_data.ipynb", {**p}, profile)],
         [Job("01_finetune.ipynb", {**p, "TASK": t}, profile) for t in tasks],
-        [Job("02_steer_step_by_step.ipynb", {**p}, profile)]
+        # At smoke (CI), 02 runs for every task, so a task-specific failure (e.g. N over its cap) shows there.
+        [Job("02_steer_step_by_step.ipynb", {**p, "TASK": t}, profile) for t in (tasks if profile == "smoke" else [])]
+        + ([] if profile == "smoke" else [Job("02_steer_step_by_step.ipynb", {**p}, profile)])
         + [Job("03_generate.ipynb", {**p, "TASK": t, "METHOD": m}, profile) for t in tasks for m in methods],
         [Job("04_evaluate.ipynb", {**p, "TASK": t}, profile) for t in tasks],
         [Job("05_ablation.ipynb", {**p, "TASK": t}, profile) for t in tasks],

@@ -116,3 +116,12 @@ def test_pipeline_failure_names_the_executed_copy(toy_notebooks):
     assert str(job.out) in str(exc.value) and job.out.exists()
     assert "unlucky" in job.out.read_text()
     assert not job.out.with_suffix(".stamp").exists()  # a failed job is retried next time
+
+
+def test_smoke_runs_notebook_02_for_every_task_and_quick_once():
+    """CI (smoke) runs 02 per task so a task-specific failure shows; the other profiles run it once."""
+    smoke = [j for stage in pipeline.plan("smoke") for j in stage if j.notebook.startswith("02_")]
+    assert sorted(j.params["TASK"] for j in smoke) == sorted(pipeline.task_names())
+    assert len({j.out for j in smoke}) == len(smoke)
+    quick = [j for stage in pipeline.plan("quick") for j in stage if j.notebook.startswith("02_")]
+    assert len(quick) == 1 and "TASK" not in quick[0].params
