@@ -111,12 +111,12 @@ def test_toxicity_bad_input_names_the_problem():
 
 
 # ---------------------------------------------------------------- multiple-choice QA
-def test_mcqa_real_beats_chance_and_random_keys_do_not():
+def test_mcqa_scratch_scorer_real_beats_chance_and_random_keys_do_not():
     train = ds.real_questions("train")
     rng = random.Random(0)
     rand_keys = [as_text(q, rng.randrange(5)) for q in train[-400:]]  # real questions, answer keys at random
     df = ds.mcqa_experiment({"random-keys": rand_keys}, seeds=(0,), n_real_questions=400, n_dev=300,
-                            real_train=train[:2000])
+                            real_train=train[:2000], mcqa_init="scratch", mcqa_lr=1e-3, mcqa_epochs=30)
     real = df[df.setting == "real"].iloc[0]
     syn = df[(df.method == "random-keys") & (df.setting == "synthetic")].iloc[0]
     assert real["n_train"] == 400
@@ -207,16 +207,63 @@ def test_mcqa_method_without_valid_questions_is_left_out_with_a_warning():
     assert df.attrs["skipped"] == {"bad": [0]} and df.attrs["rejections"]["bad"]
 
 
-def test_mcqa_zero_shot_start_reproduces_the_cosine_scorer_and_vs_real_is_paired():
+# ---------------------------------------------------------------- the default learner on synthetic embeddings
+def rotated_set(n: int, seed: int, dim: int = 16, keys: str = "true") -> tuple[list, dict]:
+    """Questions whose answer is a fixed rotation of the question (plus noise) among four random distractors:
+    cosine similarity alone is near chance, a learnt W in cos(W q, o) can find the rotation. ``keys="random"``
+    draws the answer letter at random instead (same embeddings, no signal)."""
+    rng, keys_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    rot = np.linalg.qr(np.random.default_rng(99).normal(size=(dim, dim)))[0]  # one rotation for every set
+    qs, emb = [], {}
+    for i in range(n):
+        q = rng.normal(size=dim)
+        ans = int(rng.integers(5))
+        opts = rng.normal(size=(5, dim))
+        opts[ans] = rot @ q + 0.3 * rng.normal(size=dim)
+        stem = f"{keys} keys, set {seed}, question {i}"
+        names = tuple(f"{stem}, option {k}" for k in range(5))
+        emb[stem] = q.astype(np.float32)
+        emb.update({t: v.astype(np.float32) for t, v in zip(names, opts)})
+        qs.append(ds.Question(stem, names, ans if keys == "true" else int(keys_rng.integers(5))))
+    return qs, emb
+
+
+def test_adapter_with_no_data_is_exactly_the_zero_shot_scorer():
     from steer_lib.downstream import mcqa
 
+    dev, emb = rotated_set(200, seed=1)
+    cfg = ds.DownstreamConfig()
+    assert cfg.mcqa_init == "adapter"  # the default learner
+    zs = mcqa.zero_shot_accuracy(dev, emb)
+    for qs in ([], dev[:2]):  # no question; too few to hold a slice out for early stopping
+        assert mcqa.accuracy(mcqa.train_scorer(qs, emb, cfg, seed=0), dev, emb) == zs
+    with pytest.raises(ValueError, match="from scratch on zero questions"):
+        mcqa.train_scorer([], emb, cfg.replace(mcqa_init="scratch"), seed=0)
+    with pytest.raises(ValueError, match="mcqa_val_frac=1.0"):
+        cfg.replace(mcqa_val_frac=1.0)
+
+
+def test_adapter_learns_a_signal_and_random_keys_do_not_help():
+    from steer_lib.downstream import mcqa
+
+    dev, emb = rotated_set(300, seed=1)
+    train, emb_t = rotated_set(300, seed=2)
+    noise, emb_n = rotated_set(300, seed=2, keys="random")
+    emb = {**emb, **emb_t, **emb_n}
+    cfg = ds.DownstreamConfig().replace(mcqa_lr=1e-2, mcqa_epochs=300)  # a clear signal, learnt fast
+    zs = mcqa.zero_shot_accuracy(dev, emb)
+    assert zs < 0.35  # the rotation hides the answer from plain cosine (chance 0.2)
+    learnt = mcqa.accuracy(mcqa.train_scorer(train, emb, cfg, seed=0), dev, emb)
+    rand = mcqa.accuracy(mcqa.train_scorer(noise, emb, cfg, seed=0), dev, emb)
+    assert learnt > zs + 0.3, (learnt, zs)
+    assert rand < zs + 0.05 and rand < learnt - 0.3, (rand, zs, learnt)
+
+
+def test_mcqa_vs_real_is_paired_over_dev_questions():
     dev = ds.real_questions("dev")[:80]
-    emb = downstream_common.embed_lookup([t for q in dev for t in (q.stem, *q.options)], bow_embed)
-    untrained = mcqa.OptionScorer(256, zero_shot=True).eval()
-    assert mcqa.accuracy(untrained, dev, emb) == mcqa.zero_shot_accuracy(dev, emb)  # the same ranking, exactly
     real = ds.real_questions("train")[:60]
     df = ds.mcqa_experiment({"m": [as_text(q) for q in real[:30]]}, seeds=(0, 1), real_train=real, dev=dev,
-                            embedder=bow_embed, mcqa_epochs=2, mcqa_init="zero_shot")
+                            embedder=bow_embed, mcqa_epochs=2)
     vs = pd.DataFrame(df.attrs["vs_real"])
     assert set(zip(vs["method"], vs["setting"])) == {("m", "synthetic"), ("m", "real+synthetic")}
     assert (vs["seeds"] == 2).all() and len(df.attrs["dev_correct"][("real-only", "real", 0)]) == 80
