@@ -46,7 +46,7 @@ class Job:
     @property
     def out(self) -> Path:
         suffix = "".join(f"__{v}" for k, v in sorted(self.params.items())
-                         if k not in ("PROFILE", "SEED", "BASE_MODEL"))  # the base model names the folder instead
+                         if k not in ("PROFILE", "SEED", "BASE_MODEL", "PRIMER"))  # the model names the folder
         folder = paths.profile_runs_dir(self.profile, self.params.get("BASE_MODEL", ""))
         return folder / "executed" / f"{Path(self.notebook).stem}{suffix}.ipynb"
 
@@ -84,7 +84,9 @@ def plan(profile: str, tasks: list[str] | None = None, methods: list[str] | None
         # At smoke (CI), 02 runs for every task, so a task-specific failure (e.g. N over its cap) shows there.
         [Job("02_steer_step_by_step.ipynb", {**p, "TASK": t}, profile) for t in (tasks if profile == "smoke" else [])]
         + ([] if profile == "smoke" else [Job("02_steer_step_by_step.ipynb", {**p}, profile)])
-        + [Job("03_generate.ipynb", {**p, "TASK": t, "METHOD": m}, profile) for t in tasks for m in methods],
+        # 03's decoding primer depends on the task only: the first method's copy shows it, the others skip it
+        + [Job("03_generate.ipynb", {**p, "TASK": t, "METHOD": m, **({} if i == 0 else {"PRIMER": False})}, profile)
+           for t in tasks for i, m in enumerate(methods)],
         [Job("04_evaluate.ipynb", {**p, "TASK": t}, profile) for t in tasks],
         [Job("05_ablation.ipynb", {**p, "TASK": t}, profile) for t in tasks],
         [Job("06_downstream.ipynb", {**p, "TASK": d}, profile) for d in downstream],

@@ -120,7 +120,8 @@ def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile
     status = "reused"  # notebook 03 already made and scored this set (e.g. the method-comparison point)
     if not p["metrics"].is_file():
         params = {"PROFILE": profile, "TASK": get_task(task).name, "METHOD": "steer", "GAMMA": float(gamma),
-                  "ETA": float(eta), "SEED": int(seed), "N_SAMPLES": int(n), "BASE_MODEL": base_model}
+                  "ETA": float(eta), "SEED": int(seed), "N_SAMPLES": int(n), "BASE_MODEL": base_model,
+                  "PRIMER": False}  # the decoding primer is a lesson, not part of a grid point
         pipeline.execute(NOTEBOOK, params, p["notebook"], threads=threads)
         status = "ran"
     t_nb = time.time() - t0

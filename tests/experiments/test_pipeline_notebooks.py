@@ -125,3 +125,13 @@ def test_smoke_runs_notebook_02_for_every_task_and_quick_once():
     assert len({j.out for j in smoke}) == len(smoke)
     quick = [j for stage in pipeline.plan("quick") for j in stage if j.notebook.startswith("02_")]
     assert len(quick) == 1 and "TASK" not in quick[0].params
+
+
+def test_the_decoding_primer_runs_once_per_task():
+    for profile in ("smoke", "quick"):
+        gen = [j for stage in pipeline.plan(profile) for j in stage if j.notebook.startswith("03_")]
+        for task in {j.params["TASK"] for j in gen}:
+            with_primer = [j for j in gen if j.params["TASK"] == task and j.params.get("PRIMER", True)]
+            assert len(with_primer) == 1, (profile, task, with_primer)
+        assert len({j.out for j in gen}) == len(gen), "PRIMER must not change an executed copy's name"
+        assert not any("PRIMER" in j.out.name or "False" in j.out.name for j in gen)
