@@ -102,12 +102,14 @@ def test_cli_prints_the_table_and_checks_the_docs():
     assert proc.returncode == 2 and proc.stderr.startswith("error: /nonexistent/timings.json: missing")
 
 
-def test_notebook_00_prints_the_times_instead_of_typing_them():
-    """00 prints every notebook's measured time from the one source; its narration types none.
-    (The other notebooks' "Time:" lines are their authors' to replace with `timings.describe`.)"""
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem[:2])
+def test_notebooks_print_their_times_instead_of_typing_them(path):
+    """Every notebook prints its measured time from the one source (00 prints all of them); no narration types one."""
     import nbformat
 
-    nb = nbformat.read(ROOT / "notebooks" / "00_welcome_and_data.ipynb", as_version=4)
+    nb = nbformat.read(path, as_version=4)
     typed = [t for c in nb.cells if c.cell_type == "markdown" for t in timings.typed_times(c.source)]
-    assert typed == [], typed
-    assert any("timings.describe(" in c.source for c in nb.cells if c.cell_type == "code")
+    assert typed == [], f"{path.name} types times in its narration: {typed}"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    own = "timings.describe(k, PROFILE" if path.stem.startswith("00") else f'timings.describe("{path.stem[:2]}", PROFILE)'
+    assert own in code, f"{path.name} does not print its measured time with {own}...)"
