@@ -27,7 +27,11 @@ keeps MAUVE comparable across set sizes, and averaging k-means seeds shows MAUVE
 from __future__ import annotations
 
 import contextlib
-from typing import NamedTuple, Sequence
+import os
+import re
+import sys
+import tempfile
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -82,6 +86,43 @@ def single_threaded():
     except ImportError:  # scikit-learn depends on it, so this is rare
         return contextlib.nullcontext()
     return threadpool_limits(limits=1)
+
+
+# faiss's k-means writes this to the C stderr whenever it has fewer than 39 points per centroid, which MAUVE at the
+# kit's sample sizes always does, once per k-means seed. The kit's own MetricWarning already says what matters
+# ("MAUVE is optimistic and noisy at this n"), so this one line is dropped; anything else faiss writes is kept.
+FAISS_SIZE_NOTE = re.compile(rb"WARNING clustering \d+ points to \d+ centroids: please provide at least \d+ "
+                             rb"training points\r?\n?")
+
+
+@contextlib.contextmanager
+def without_faiss_size_note() -> Iterator[None]:
+    """Capture file descriptor 2 while MAUVE clusters; write back all of it except :data:`FAISS_SIZE_NOTE` lines.
+
+    A file-descriptor redirect, not ``sys.stderr``: faiss prints from C++, which Python's streams never see (a
+    Jupyter kernel forwards fd 2 into the notebook, which is how the line reached executed notebooks).
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (a detached process): nothing can be printed there anyway
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            rest = FAISS_SIZE_NOTE.sub(b"", tmp.read())
+            if rest:
+                os.write(2, rest)
 
 
 def _rows(x: np.ndarray, name: str) -> np.ndarray:
@@ -172,7 +213,7 @@ def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | 
     import mauve  # imported here: it pulls in faiss, which only MAUVE needs
 
     # mauve seeds PCA/k-means with seed+1, seed+2, seed+5; stepping by 101 keeps runs apart
-    with single_threaded():
+    with single_threaded(), without_faiss_size_note():
         scores = tuple(float(mauve.compute_mauve(p_features=p, q_features=q, num_buckets=k, seed=seed + 101 * i,
                                                  verbose=False).mauve) for i in range(seeds))
     return MauveResult(float(np.mean(scores)), float(np.std(scores)), scores, k)
