@@ -4,6 +4,7 @@
 - :func:`content_sets`: the real set and each method's samples, by a label saying what varies (top-k, η only, γ only,
   γ = η), read from the cached generations (never generated here: missing ones are named);
 - :func:`word_shares`: the share of each set's texts that contain each word;
+- :func:`set_log_ratios`: each set's mean ``log P_θ − log P_φ`` per token, the very quantity the γ term rewards;
 - :func:`centroid_shift`: each grid point's embedding centroid distance to the real set, as γ grows;
 - :func:`negative_sources`: how many of the negatives N that each set drew were real examples and how many were
   earlier synthetic samples (from the ``negative_is_real`` the generation records carry).
@@ -100,6 +101,32 @@ def word_shares(sets: dict[str, list[str]], words: list[str]) -> pd.DataFrame:
         raise ValueError("words is empty: name at least one word to count")
     rows = {label: {**share_containing(texts, words), "n": len(texts)} for label, texts in sets.items()}
     return pd.DataFrame.from_dict(rows, orient="index")[["n", *words]]
+
+
+def set_log_ratios(task: str, profile: str, sets: dict[str, list[str]], base_model: str = "",
+                   batch_size: int = 8) -> pd.DataFrame:
+    """One row per set: the mean ``log P_θ − log P_φ`` per token of its texts (``mean_log_ratio``), and ``tokens``.
+
+    The γ term adds γ times this quantity to every token's score, so a set sampled with γ > 0 is expected to score
+    higher than the same sampler at γ = 0; the real set shows what fine-tuning made of real text.
+    """
+    import numpy as np
+
+    from ..metrics.contrast import token_log_ratios
+    from .experiment import _domain_model
+
+    t = get_task(task)
+    model, tok = _domain_model(t.name, check_profile(profile), base_model)
+    rows = {}
+    for label, texts in sets.items():
+        texts = [x for x in texts if x.strip()]
+        if not texts:
+            rows[label] = {"mean_log_ratio": float("nan"), "tokens": 0}
+            continue
+        ratios = np.concatenate([r for _, r in token_log_ratios(model, tok, texts, prompt=t.prompt,
+                                                                 batch_size=batch_size)])
+        rows[label] = {"mean_log_ratio": float(ratios.mean()) if len(ratios) else float("nan"), "tokens": len(ratios)}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def centroid_shift(task: str, profile: str, base_model: str = "", seed: int = 0, embedder: Any = None

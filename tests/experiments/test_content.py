@@ -89,3 +89,17 @@ def test_domain_words_scores_real_texts_with_the_cached_model(iso, monkeypatch, 
         content.domain_words("hypotheses", "smoke", min_share=1)
     with pytest.raises(ValueError, match="n=0"):
         content.real_sample("hypotheses", 0)
+
+
+def test_set_log_ratios_score_each_set_with_the_cached_model(generated, monkeypatch, tokenizer):
+    from steer_lib.experiments import experiment
+
+    model = make_soft_lora(len(tokenizer))
+    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile, base_model="": (model, tokenizer))
+    sets, _ = content.content_sets("hypotheses", "smoke")
+    df = content.set_log_ratios("hypotheses", "smoke", {**sets, "empty": ["", " "]})
+    assert list(df.index) == [*sets, "empty"] and df.loc["empty", "tokens"] == 0
+    assert df.drop("empty")["mean_log_ratio"].map(math.isfinite).all() and (df.drop("empty")["tokens"] > 0).all()
+    same = content.set_log_ratios("hypotheses", "smoke", {"a": ["Globular clusters are old."] * 2})
+    assert same.loc["a", "mean_log_ratio"] == pytest.approx(df.loc[f"η only (γ=0, η={SMOKE.eta:g})", "mean_log_ratio"],
+                                                            abs=1e-5)  # one repeated text: its own mean
