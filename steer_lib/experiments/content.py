@@ -69,10 +69,30 @@ def _set_paths(task: str, profile: str, base_model: str, seed: int) -> dict[str,
     cfg = ExperimentConfig.for_profile(profile)
     g, e = cfg.gamma, cfg.eta
     kw = {"profile": profile, "seed": seed, "base_model": base_model}
-    return {"top-k": generation_path(task, "top_k", **kw),
-            f"η only (γ=0, η={e:g})": _point_path(task, 0.0, e, **kw),
-            f"γ only (γ={g:g}, η=0)": _point_path(task, g, 0.0, **kw),
-            f"γ = η = {g:g}" if g == e else f"γ={g:g}, η={e:g}": _point_path(task, g, e, **kw)}
+    labels = set_labels(profile)
+    return {labels["top_k"]: generation_path(task, "top_k", **kw),
+            labels["none"]: _point_path(task, 0.0, 0.0, **kw),
+            labels["eta"]: _point_path(task, 0.0, e, **kw),
+            labels["gamma"]: _point_path(task, g, 0.0, **kw),
+            labels["both"]: _point_path(task, g, e, **kw)}
+
+
+def set_labels(profile: str) -> dict[str, str]:
+    """What each compared set is called: the ``top_k`` baseline, and STEER at γ = η = 0, η only, γ only, both.
+
+    >>> set_labels("quick")["both"], set_labels("quick")["gamma"]
+    ('γ = η = 0.3', 'γ only (γ=0.3, η=0)')
+    """
+    cfg = ExperimentConfig.for_profile(check_profile(profile))
+    g, e = cfg.gamma, cfg.eta
+    return {"top_k": "top-k", "none": "γ = η = 0", "eta": f"η only (γ=0, η={e:g})",
+            "gamma": f"γ only (γ={g:g}, η=0)", "both": f"γ = η = {g:g}" if g == e else f"γ={g:g}, η={e:g}"}
+
+
+def gamma_pairs(profile: str) -> list[tuple[str, str]]:
+    """The pairs of sets that differ only by γ (same sampler, same η): ``(with γ, without γ)`` labels."""
+    labels = set_labels(profile)
+    return [(labels["gamma"], labels["none"]), (labels["both"], labels["eta"])]
 
 
 def content_sets(task: str, profile: str, base_model: str = "", seed: int = 0

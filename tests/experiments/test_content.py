@@ -45,14 +45,17 @@ def test_content_sets_label_what_varies_and_name_what_is_missing(generated):
     g, e = SMOKE.gamma, SMOKE.eta
     assert list(sets) == ["real (validation)", "top-k", f"η only (γ=0, η={e:g})", f"γ only (γ={g:g}, η=0)",
                           f"γ = η = {g:g}"]
-    assert missing == [] and all(len(t) == SMOKE.n_samples for t in sets.values())
+    none = generation_path("hypotheses", "steer", profile="smoke", gamma=0.0, eta=0.0)
+    assert missing == [f"γ = η = 0 ({none.name})"] and all(len(t) == SMOKE.n_samples for t in sets.values())
+    assert content.gamma_pairs("smoke") == [(f"γ only (γ={g:g}, η=0)", "γ = η = 0"),
+                                            (f"γ = η = {g:g}", f"η only (γ=0, η={e:g})")]
     assert set(sets["real (validation)"]) <= set(get_task("hypotheses").real_texts("val"))
     shares = content.word_shares(sets, ["globular"])
     assert shares.loc["top-k", "globular"] == 0 and shares.loc[f"γ only (γ={g:g}, η=0)", "globular"] == 1
     assert shares.loc[f"γ = η = {g:g}", "globular"] == 0.5 and (shares["n"] == SMOKE.n_samples).all()
     generation_path("hypotheses", "top_k", profile="smoke").unlink()
     sets, missing = content.content_sets("hypotheses", "smoke")
-    assert "top-k" not in sets and missing == [f"top-k ({generation_path('hypotheses', 'top_k', profile='smoke').name})"]
+    assert "top-k" not in sets and missing[0] == f"top-k ({generation_path('hypotheses', 'top_k', profile='smoke').name})"
     with pytest.raises(ValueError, match="words is empty"):
         content.word_shares(sets, [])
 
