@@ -16,7 +16,10 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -126,6 +129,27 @@ def resolve_base(name_or_path: str | None = None) -> str:
                 "Hugging Face model in the local cache, and HF_HUB_OFFLINE=1 forbids downloading it; pass an "
                 "existing folder, or download it once with HF_HUB_OFFLINE=0 (then it is cached)")
     return str(name_or_path)
+
+
+# Warnings of the libraries below the kit that say nothing to a reader of the kit's notebooks, each matched exactly
+# (category and message start), so anything new still shows. transformers 5 deprecates `is_gradient_checkpointing`,
+# which peft still reads on every PeftModel it wraps (get_peft_model, PeftModel.from_pretrained).
+KNOWN_NOISE: tuple[tuple[type[Warning], str], ...] = (
+    (FutureWarning, r"`is_gradient_checkpointing` is deprecated"),
+)
+
+
+@contextmanager
+def quiet_known_noise() -> Iterator[None]:
+    """Silence :data:`KNOWN_NOISE` (and only that) while loading or wrapping a model.
+
+    >>> with quiet_known_noise():
+    ...     warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed", FutureWarning)
+    """
+    with warnings.catch_warnings():
+        for category, message in KNOWN_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
 
 
 def load_tokenizer(name_or_path: str | None = None):

@@ -39,11 +39,12 @@ def grid_stats(df: pd.DataFrame, metric: str, seed_word: str = "seeds") -> tuple
         if (sd.fillna(0).abs() < 1e-12).all().all():  # e.g. 3-grams of a fixed set: only the real draw varies
             return mean, sd * np.nan, f"identical over {int(g.size().max())} {seed_word}"
         return mean, sd, f"sd over {int(g.size().max())} {seed_word}"
+    one = f"1 {seed_word[:-1] if seed_word.endswith('s') else seed_word}"  # "1 seed", "1 scoring seed"
     own = OWN_SPREAD.get(metric)
     if own and own in df and df[own].notna().any():
         what = "k-means seeds" if metric == "mauve" else "CV folds"
-        return mean, df.groupby(["gamma", "eta"])[own].mean().unstack("eta").reindex_like(mean), f"1 seed; sd over {what}"
-    return mean, mean * np.nan, "1 seed; no spread"
+        return mean, df.groupby(["gamma", "eta"])[own].mean().unstack("eta").reindex_like(mean), f"{one}; sd over {what}"
+    return mean, mean * np.nan, f"{one}; no spread"
 
 
 def heatmap_spec(metric) -> tuple[str, str, str]:
@@ -101,6 +102,19 @@ def heatmaps(df: pd.DataFrame, title: str, metrics=HEATMAP_METRICS, seed_word: s
     fig.suptitle(title, y=1.02)
     fig.tight_layout()
     return fig
+
+
+AUTHORS_GRID_TITLE = "hypotheses: the authors' Falcon-7B γ × η grid, scored by the kit"
+
+
+def authors_grid_heatmaps(df: pd.DataFrame):
+    """The authors' released grid scored by the kit (:func:`~steer_lib.experiments.results.score_authors_grid`).
+
+    Notebook 05 draws it, and the README's copy (``docs/img/authors_grid_heatmaps.png``) is this figure at the
+    ``quick`` setting, every scoring seed of ``results.GRID_SEEDS``: each panel's subtitle says how many seeds the
+    cells average, so the caption cannot drift from the data.
+    """
+    return heatmaps(df, AUTHORS_GRID_TITLE, seed_word="scoring seeds")
 
 
 def _err(df: pd.DataFrame, col: str) -> np.ndarray | None:

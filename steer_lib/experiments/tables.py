@@ -6,7 +6,8 @@ Also the two judgements the tables feed:
 - :func:`select_point` -- the STEER (γ, η) to report, by :data:`SELECTION_RULE`, fixed before any result is seen;
 
 and :func:`paragraph`, the per-task sentence that states, from the numbers, where STEER stands;
-:func:`reference_table` is the authors' released outputs' table with its note.
+:func:`reference_table` is the authors' released outputs' table with its note; :func:`paper_section` puts one task's
+tables, notes and paragraphs together the way notebook 07 shows them.
 
 >>> pareto_front([0.9, 0.5, 0.4, 0.95], [0.3, 0.8, 0.7, 0.2])  # (0.4, 0.7) is beaten by (0.5, 0.8)
 [True, True, False, True]
@@ -16,7 +17,7 @@ and :func:`paragraph`, the per-task sentence that states, from the numbers, wher
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import pandas as pd
 
@@ -418,3 +419,47 @@ def reference_table(task: str, src=None) -> tuple[pd.DataFrame, str, str]:
 def steer_rows(summary: pd.DataFrame) -> list[str]:
     """The STEER rows of an authors' table (``steer``, ``steer (final formula)``): each gets its own paragraph."""
     return [lab for lab in summary.index if str(lab) == "steer" or str(lab).startswith("steer (")]
+
+
+class PaperSection(NamedTuple):
+    markdown: str  # the task's heading, tables, notes and what is missing, as notebook 07 displays it
+    paragraphs: list[str]  # what the numbers say: the kit's STEER row, then each of the authors' STEER rows
+    kit_missing: bool  # no kit results are recorded for the task at this profile
+
+
+def paper_section(task: str, profile: str, ref_src=None, base_model: str = "") -> PaperSection:
+    """One task of notebook 07: the kit's table (written to ``results/<profile>/table_<task>.md``/``.tex``), the
+    authors' outputs' table scored from ``ref_src`` (``table_<task>_falcon-7b.*``), the diversity tables under
+    each, and the generated paragraphs. Reads recorded results only; what is not recorded is named in the text.
+    """
+    from ..models import short_name
+    from .experiment import ExperimentConfig
+
+    cfg = ExperimentConfig.for_profile(profile)
+    model = short_name(base_model)
+    summary, info = task_table(task, profile, base_model)
+    md, paragraphs = f"### {task}\n\n", []
+    if summary.empty:
+        md += f"_No kit results recorded for {task} at `{profile}` yet (notebooks 03–05 record them)._\n"
+    else:
+        caption = f"{task}: kit ({model} + LoRA), {profile}, n={cfg.n_samples}, {len(cfg.seeds)} seed(s)"
+        written = write_table(summary, f"table_{task}", profile, caption, base_model=base_model)
+        md += render(summary, "md", caption=f"*{caption}* — `{written['md'].name}`, `.tex`")
+        md += "\n" + render(summary, "md", columns=DIVERSITY_COLUMNS,
+                            caption=f"*{task}: the diversity measures of current work (Shaib et al.)*")
+        paragraphs.append(paragraph(task, summary, info["steer_label"], grid=info["sweep"],
+                                    context=f" (kit, {model}, {profile}, n={cfg.n_samples})"))
+    ref_summary, ref_caption, ref_note = reference_table(task, ref_src)  # one row per part of each file
+    if not ref_summary.empty:
+        write_table(ref_summary, f"table_{task}_falcon-7b", profile, ref_caption, note=ref_note,
+                    base_model=base_model)
+        md += "\n" + render(ref_summary, "md", caption=f"*{ref_caption}*") + "\n" + ref_note
+        md += "\n" + render(ref_summary, "md", columns=DIVERSITY_COLUMNS,
+                            caption=f"*{task}, the authors' outputs: the diversity measures of current work*")
+        for steer_row in steer_rows(ref_summary):  # the whole steer file, and its final-formula part
+            paragraphs.append(paragraph(task, ref_summary, steer_row, context=" (authors' Falcon-7B outputs)"))
+    if not info["selected"]:
+        md += f"\n_No STEER point selected from the sweep ({info['selection_note']}); steer is judged at {info['steer_label']}._\n"
+    if info["missing"]:
+        md += f"\n_not recorded yet: {', '.join(info['missing'])}_\n"
+    return PaperSection(md, paragraphs, summary.empty)

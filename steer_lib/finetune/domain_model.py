@@ -161,7 +161,8 @@ def load_domain_model(task: str | Task, profile: str = "quick", base: str | None
 
     path = finetune(task, profile=profile, base=base, **overrides)
     model, tokenizer = models.load_base(base, device=device)
-    peft_model = PeftModel.from_pretrained(model, str(path), adapter_name="default", is_trainable=False)
+    with models.quiet_known_noise():  # peft reads a transformers attribute deprecated in v5 (a FutureWarning per load)
+        peft_model = PeftModel.from_pretrained(model, str(path), adapter_name="default", is_trainable=False)
     return peft_model.eval(), tokenizer
 
 

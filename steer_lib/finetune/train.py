@@ -145,7 +145,8 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
     targets = list(cfg.target_modules) or lora_targets(model)
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, task_type="CAUSAL_LM")
-    model = get_peft_model(model, lora)  # adapter name "default"
+    with models.quiet_known_noise():  # peft reads a transformers attribute deprecated in v5 (a FutureWarning)
+        model = get_peft_model(model, lora)  # adapter name "default"
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     load_seconds = time.perf_counter() - t_load

@@ -27,7 +27,11 @@ keeps MAUVE comparable across set sizes, and averaging k-means seeds shows MAUVE
 from __future__ import annotations
 
 import contextlib
-from typing import NamedTuple, Sequence
+import os
+import re
+import sys
+import tempfile
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -84,29 +88,41 @@ def single_threaded():
     return threadpool_limits(limits=1)
 
 
+# faiss's k-means writes this to the C stderr whenever it has fewer than 39 points per centroid, which MAUVE at the
+# kit's sample sizes always does, once per k-means seed. The kit's own MetricWarning already says what matters
+# ("MAUVE is optimistic and noisy at this n"), so this one line is dropped; anything else faiss writes is kept.
+FAISS_SIZE_NOTE = re.compile(rb"WARNING clustering \d+ points to \d+ centroids: please provide at least \d+ "
+                             rb"training points\r?\n?")
+
+
 @contextlib.contextmanager
-def quiet_kmeans():
-    """Silence file descriptor 2 while MAUVE's k-means runs.
+def without_faiss_size_note() -> Iterator[None]:
+    """Capture file descriptor 2 while MAUVE clusters; write back all of it except :data:`FAISS_SIZE_NOTE` lines.
 
-    faiss writes "WARNING clustering n points to k centroids: please provide at least … training points" straight to
-    fd 2 (a C++ ``fprintf``, which no Python filter can catch) on every small set, three times per set with three
-    seeds: noise, since :func:`~steer_lib.metrics.evaluate` already says MAUVE is unreliable at small n (a
-    ``MetricWarning``). Only the k-means call is wrapped; errors still raise.
+    A file-descriptor redirect, not ``sys.stderr``: faiss prints from C++, which Python's streams never see (a
+    Jupyter kernel forwards fd 2 into the notebook, which is how the line reached executed notebooks).
     """
-    import os
-
     try:
-        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    except OSError:  # no fd 2 to silence
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (a detached process): nothing can be printed there anyway
         yield
         return
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with tempfile.TemporaryFile() as tmp:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            rest = FAISS_SIZE_NOTE.sub(b"", tmp.read())
+            if rest:
+                os.write(2, rest)
 
 
 def _rows(x: np.ndarray, name: str) -> np.ndarray:
@@ -197,7 +213,7 @@ def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | 
     import mauve  # imported here: it pulls in faiss, which only MAUVE needs
 
     # mauve seeds PCA/k-means with seed+1, seed+2, seed+5; stepping by 101 keeps runs apart
-    with single_threaded(), quiet_kmeans():
+    with single_threaded(), without_faiss_size_note():
         scores = tuple(float(mauve.compute_mauve(p_features=p, q_features=q, num_buckets=k, seed=seed + 101 * i,
                                                  verbose=False).mauve) for i in range(seeds))
     return MauveResult(float(np.mean(scores)), float(np.std(scores)), scores, k)

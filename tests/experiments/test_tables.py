@@ -296,3 +296,26 @@ def test_a_table_of_measures_the_rows_lack_says_so():
     for fmt in ("md", "tex"):
         out = tables.render(s, fmt, columns=tables.DIVERSITY_COLUMNS, caption="c")
         assert "none of these measures is recorded" in out and "|" not in out and "tabular" not in out
+
+
+def test_paper_section_is_notebook_07s_view_of_one_task(recorded, tmp_path):
+    """Notebook 07's per-task glue, in the library: both tables written and shown, one paragraph per STEER row."""
+    ref = tmp_path / "falcon-7b-n40.csv"
+    rows = [{"kit_task": "hypotheses", "label": lab, "method": meth, "part": part, "lines": lines, "n": 40,
+             "ngram3": ng, "mauve": mv, "adv_auroc": au, "validity": 1.0, "cosine": 0.3, "protocol": "kit"}
+            for lab, meth, part, lines, ng, mv, au in [
+                ("top-k (their 'contrastive')", "contrastive", "", "1–1000", 0.8, 0.9, 0.7),
+                ("steer", "steer", "", "1–1000", 0.85, 0.8, 0.75),
+                ("steer (final formula)", "steer", "final formula", "653–1000", 0.9, 0.85, 0.72)]]
+    pd.DataFrame(rows).to_csv(ref, index=False)
+    sec = tables.paper_section("hypotheses", "smoke", ref)
+    assert not sec.kit_missing and sec.markdown.startswith("### hypotheses\n")
+    assert "table_hypotheses.md" in sec.markdown and "the authors' Falcon-7B outputs scored by the kit" in sec.markdown
+    assert "lines 653–1000 of their `steer` file (final formula)" in sec.markdown  # the reference note
+    results = recorded.parent / "results" / "smoke"
+    assert (results / "table_hypotheses.tex").is_file() and (results / "table_hypotheses_falcon-7b.md").is_file()
+    assert len(sec.paragraphs) == 3  # the kit's STEER row, the authors' whole steer file and its final-formula part
+    assert "(kit, SmolLM2-135M-Instruct, smoke, n=8)" in sec.paragraphs[0]
+    assert all("(authors' Falcon-7B outputs)" in p for p in sec.paragraphs[1:])
+    empty = tables.paper_section("commonsense", "smoke", ref)  # nothing recorded, nothing released in the CSV
+    assert empty.kit_missing and empty.paragraphs == [] and "_No kit results recorded for commonsense" in empty.markdown

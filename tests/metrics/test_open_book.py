@@ -61,13 +61,3 @@ def test_bad_input_is_one_line():
 def test_hist_gb_classifier_needs_no_xgboost():
     p, q = _clouds(shift=3.0)
     assert fidelity.adversarial_auroc(p, q, classifier="hist_gb").mean > 0.9
-
-
-def test_quiet_kmeans_silences_fd_2_and_restores_it(capfd):
-    import os
-
-    with fidelity.quiet_kmeans():
-        os.write(2, b"faiss noise\n")
-    os.write(2, b"after\n")
-    err = capfd.readouterr().err
-    assert "faiss noise" not in err and "after" in err
