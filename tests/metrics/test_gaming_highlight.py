@@ -41,3 +41,10 @@ def test_side_by_side_marks_in_html_and_text():
     assert "&lt;b&gt;" in SideBySide({"m": ["<b> x"]})._repr_html_()  # samples are escaped
     with pytest.raises(ValueError, match="n=0"):
         SideBySide({"m": ["a"]}, n=0)
+
+
+def test_the_salad_draws_alphabetic_words_only():
+    """"!!!!" or "haha," tokenise into repeated sub-words: a salad of them repeats n-grams inside one word."""
+    salad = gamed_sets(["wow !!!!!! nice,", "so ...... good"], seed=1)["word_salad"]
+    assert {w for t in salad for w in t.split()} <= {"wow", "so", "good"}
+    assert gamed_sets(["!!! ???"], seed=0)["word_salad"][0].split()[0] in {"!!!", "???"}  # nothing alphabetic: all words
