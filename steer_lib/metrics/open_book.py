@@ -7,7 +7,7 @@ pieces and checks them against the library's numbers.
 MAUVE (Pillutla et al. 2021), as mauve-text computes it:
 
 1. :func:`quantise` — L2-normalise both clouds, PCA to 90 % explained variance, k-means into ``k`` clusters
-   fitted on the union (mauve-text uses faiss's k-means; here scikit-learn's, so cluster labels can differ);
+   fitted on the union (faiss's, with mauve-text's settings and seeds; scikit-learn's as an alternative);
 2. :func:`histograms` — the share of each side's points per cluster: two distributions P (real), Q (synthetic);
 3. :func:`divergence_frontier` — for mixtures R_λ = λP + (1−λ)Q, the points (exp(−c·KL(Q‖R_λ)), exp(−c·KL(P‖R_λ)));
 4. :func:`frontier_area` — the area under that curve: MAUVE (1 = the same histogram).
@@ -35,12 +35,18 @@ FRONTIER_POINTS = 25  # mauve-text's divergence_curve_discretization_size
 
 
 def quantise(p_feats: np.ndarray, q_feats: np.ndarray, k: int, *, seed: int = 0,
-             explained_variance: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster labels ``(p_labels, q_labels)`` of both clouds, from one k-means fitted on their union."""
-    from sklearn.cluster import KMeans
+             explained_variance: float = 0.9, backend: str = "faiss") -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels ``(p_labels, q_labels)`` of both clouds, from one k-means fitted on their union.
+
+    ``backend="faiss"`` runs faiss's k-means with mauve-text's settings and seeds (so the labels, and the MAUVE
+    built from them, are mauve-text's); ``"sklearn"`` runs scikit-learn's. At the kit's small sizes the two
+    clusterings can differ a lot, and MAUVE with them: the score depends on the quantisation, not only on the texts.
+    """
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import normalize
 
+    if backend not in ("faiss", "sklearn"):
+        raise ValueError(f"backend={backend!r}: expected 'faiss' (as mauve-text) or 'sklearn'")
     p, q = fidelity._rows(p_feats, "p_feats"), fidelity._rows(q_feats, "q_feats")
     if not isinstance(k, int) or not 2 <= k <= len(p) + len(q):
         raise ValueError(f"k={k!r} must be an integer between 2 and the number of points ({len(p) + len(q)})")
@@ -49,7 +55,18 @@ def quantise(p_feats: np.ndarray, q_feats: np.ndarray, k: int, *, seed: int = 0,
         pca = PCA(random_state=seed + 1).fit(data)
         dims = int(np.argmax(np.cumsum(pca.explained_variance_ratio_) >= explained_variance)) + 1
         low = pca.transform(data)[:, :dims]
-        labels = KMeans(n_clusters=k, n_init=5, max_iter=500, random_state=seed + 2).fit_predict(low)
+        if backend == "faiss":
+            import faiss  # mauve-text's dependency
+
+            with fidelity.without_faiss_size_note():
+                km = faiss.Kmeans(low.shape[1], k, niter=500, verbose=False, nredo=5, update_index=True,
+                                  seed=seed + 2)
+                km.train(low.astype(np.float32))
+                labels = km.index.search(low.astype(np.float32), 1)[1].reshape(-1)
+        else:
+            from sklearn.cluster import KMeans
+
+            labels = KMeans(n_clusters=k, n_init=5, max_iter=500, random_state=seed + 2).fit_predict(low)
     return labels[len(q):], labels[:len(q)]
 
 

@@ -61,3 +61,17 @@ def test_bad_input_is_one_line():
 def test_hist_gb_classifier_needs_no_xgboost():
     p, q = _clouds(shift=3.0)
     assert fidelity.adversarial_auroc(p, q, classifier="hist_gb").mean > 0.9
+
+
+def test_the_open_steps_with_faiss_are_mauve_text_end_to_end():
+    import mauve
+
+    rng = np.random.default_rng(0)
+    for shift in (0.0, 0.5):
+        p, q = rng.normal(size=(40, 16)), rng.normal(size=(32, 16)) + shift
+        for seed in (0, 101):
+            ref = mauve.compute_mauve(p_features=p, q_features=q, num_buckets=7, seed=seed, verbose=False).mauve
+            mine = ob.frontier_area(ob.divergence_frontier(*ob.histograms(*ob.quantise(p, q, 7, seed=seed), 7)))
+            assert abs(mine - ref) < 1e-9
+    with pytest.raises(ValueError, match="backend='kmeans'"):
+        ob.quantise(p, q, 7, backend="kmeans")
