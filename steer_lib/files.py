@@ -1,4 +1,5 @@
-"""Writing results safely: atomic file writes (a reader never sees half a file) and strict-JSON values."""
+"""Reading and writing files safely: atomic writes (a reader never sees half a file), strict-JSON values, and
+YAML read with a one-line error that names the file and line."""
 from __future__ import annotations
 
 import math
@@ -30,3 +31,18 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_yaml(path: Path, error: type[Exception]):
+    """``path``'s YAML, or ``error("<path>:<line>: not valid YAML (<problem>)")`` — one line, no traceback.
+
+    The caller checks that the file exists first (its message says what the file is for).
+    """
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import yaml
 
+from ..files import read_yaml
 from .assignments import CODE_STUB, TEXT_STUB, AssignmentError
 
 TEST_PREFIX = "test_"
@@ -111,10 +111,7 @@ def load_mutants(path: Path, exercises: list[str]) -> dict[str, list[Mutant]]:
     path = Path(path)
     if not path.exists():
         raise AssignmentError(f"{path}: missing; it must list wrong answers for the exercises {exercises}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise AssignmentError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data = read_yaml(path, AssignmentError)
     if not isinstance(data, dict):
         raise AssignmentError(f"{path}: expected a mapping grade_id -> list of {{label, source}}")
     missing = [x for x in exercises if not data.get(x)]

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..files import read_yaml
 from .text import normalise_whitespace
 from .validity import TaskSpecError
 
@@ -67,17 +68,10 @@ def _err(where: str, msg: str) -> TaskSpecError:
 
 def read_spec(path: str | Path) -> dict[str, Any]:
     """The spec file as a dict (YAML), checked for unknown and missing fields."""
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise TaskSpecError(f"{p}: no such task spec file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark else str(p)
-        raise TaskSpecError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    raw = read_yaml(p, TaskSpecError)
     if not isinstance(raw, dict):
         raise _err(str(p), f"expected a mapping of fields, got {type(raw).__name__}")
     unknown = sorted(set(raw) - FIELDS)
