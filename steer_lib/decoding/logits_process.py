@@ -39,19 +39,43 @@ class SteerCombine:
     log-softmax is taken here so each branch is a proper log-probability. ``neg`` may be
     ``None`` when η = 0; ``base=None`` means P_φ = P_θ (no separate base model), where the γ
     terms cancel exactly, so that stream is not run.
+
+    ``plausibility`` = α (off by default, not in the paper): before top-k, keep only the tokens P_θ itself finds
+    plausible, P_θ(x|prompt,x<t) ≥ α·max P_θ — contrastive decoding's guard (Li et al. 2022). Without it the γ term
+    can lift a token P_φ finds very unlikely (log P_θ − log P_φ ≫ 0) into the top k although P_θ rarely writes it.
+
+    >>> ft, base = torch.tensor([[3.0, 2.0, -4.0]]), torch.tensor([[3.0, 2.0, -12.0]])
+    >>> SteerCombine(gamma=1.0, eta=0.0)(ft, base, None).argmax(-1).item()  # γ lifts the rare token 2 to the top
+    2
+    >>> SteerCombine(gamma=1.0, eta=0.0, plausibility=0.1)(ft, base, None).isfinite().tolist()  # the guard drops it
+    [[True, True, False]]
     """
 
-    def __init__(self, gamma: float = 0.2, eta: float = 0.2):
+    def __init__(self, gamma: float = 0.2, eta: float = 0.2, plausibility: float | None = None):
         self.gamma = check_nonneg("gamma", gamma)
         self.eta = check_nonneg("eta", eta)
+        self.plausibility = check_plausibility(plausibility)
 
     def __call__(self, ft: torch.Tensor, base: torch.Tensor | None, neg: torch.Tensor | None) -> torch.Tensor:
-        s = torch.log_softmax(ft.float(), dim=-1)
+        lp = torch.log_softmax(ft.float(), dim=-1)
+        s = lp
         if self.gamma and base is not None:
             s = (1 + self.gamma) * s - self.gamma * torch.log_softmax(base.float(), dim=-1)
         if self.eta:
             s = s - self.eta * torch.log_softmax(neg.float(), dim=-1)
+        if self.plausibility is not None:
+            keep = lp >= lp.max(dim=-1, keepdim=True).values + math.log(self.plausibility)
+            s = s.masked_fill(~keep, NEG_INF)
         return s
+
+
+def check_plausibility(alpha: float | None) -> float | None:
+    """STEER's optional plausibility guard α: ``None`` (off) or a number in (0, 1]."""
+    if alpha is None:
+        return None
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha <= 1:
+        raise ValueError(f"plausibility={alpha!r} must be in (0, 1] (or None for no guard)")
+    return float(alpha)
 
 
 class ContrastiveDecodingCombine:

@@ -29,7 +29,8 @@ from typing import Sequence
 import torch
 
 from . import engine
-from .logits_process import ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, check_nonneg, sample
+from .logits_process import (ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, check_nonneg,
+                             check_plausibility, sample)
 from .negatives import NegativePool, negative_ids
 
 METHODS = ("low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding",
@@ -71,6 +72,12 @@ def resolve_params(method: str, **given) -> dict:
             continue  # fixed by the preset (0)
         out[name] = PRESETS[method].get(name, value) if value == default else value
     check_nonneg("gamma", out["gamma"]), check_nonneg("eta", out["eta"])
+    alpha = check_plausibility(given.get("plausibility"))
+    if alpha is not None:  # recorded only when set, so the records (and resume keys) of unguarded sets are unchanged
+        if method not in _USES_GAMMA_ETA:
+            raise ValueError(f"plausibility={alpha!r} has no effect with method={method!r}; "
+                             "only steer/negative_only take the plausibility guard")
+        out["plausibility"] = alpha
     TopK(out["top_k"]), TopP(out["top_p"]), Temperature(out["temperature"])  # validate
     return out
 
@@ -94,7 +101,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
              stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
              progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
              ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None,
-             stats: list | None = None) -> list[str]:
+             stats: list | None = None, plausibility: float | None = None) -> list[str]:
     """Continue each prompt; return the continuation texts (special tokens skipped).
 
     ``negatives``: a :class:`NegativePool` (each sample draws its own k; finished samples join
@@ -111,11 +118,15 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
     rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
 
+    ``plausibility`` (steer / negative_only; off by default): keep only tokens with P_θ ≥ α·max P_θ before
+    top-k (see :class:`~steer_lib.decoding.logits_process.SteerCombine`).
+
     ``stats``, when given a list, receives per sample ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` /
     ``length``): the engine's own counts; for beam and contrastive search, which decode outside it, the
     text re-tokenized and the stop read off the text.
     """
-    p = resolve_params(method, gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature)
+    p = resolve_params(method, gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature,
+                       plausibility=plausibility)
     prompts = list(prompts) if not isinstance(prompts, str) else [prompts]
     if not prompts:
         raise ValueError("prompts=[] is empty: give at least one prompt")
@@ -282,7 +293,7 @@ class _Scorer:
         if method == "contrastive_decoding":
             self.combine = ContrastiveDecodingCombine(p["cd_alpha"], p["cd_beta"], p["amateur_temperature"])
         else:
-            self.combine = SteerCombine(p["gamma"], p["eta"])
+            self.combine = SteerCombine(p["gamma"], p["eta"], p.get("plausibility"))
         self.temperature, self.top_k, self.top_p = Temperature(p["temperature"]), TopK(p["top_k"]), TopP(p["top_p"])
 
     def __call__(self, by_stream: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -157,10 +157,10 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     grow = bool(params.pop("grow", True))
     max_new = int(params.pop("max_new_tokens", task.max_new_tokens))
     max_neg = int(params.pop("max_negative_tokens", 1024))
-    unknown = set(params) - {"gamma", "eta", "top_k", "top_p", "temperature"}
+    unknown = set(params) - {"gamma", "eta", "top_k", "top_p", "temperature", "plausibility"}
     if unknown:
-        raise ValueError(f"unknown generation parameter(s) {sorted(unknown)}; "
-                         "valid: gamma, eta, top_k, top_p, temperature, k, grow, max_new_tokens, max_negative_tokens")
+        raise ValueError(f"unknown generation parameter(s) {sorted(unknown)}; valid: gamma, eta, top_k, top_p, "
+                         "temperature, plausibility, k, grow, max_new_tokens, max_negative_tokens")
     eff = resolve_params(method, **params)
     uses_neg = eff["eta"] > 0
     record_params = {**eff, "k": k if uses_neg else None, "grow": grow if uses_neg else None,
@@ -214,7 +214,7 @@ def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, e
     if progress and len(done) < n:
         from tqdm.auto import tqdm
         bar = tqdm(total=n, initial=len(done), unit="sample", desc=f"{task.name}/{method}", dynamic_ncols=True)
-    gen_kw = {key: eff[key] for key in ("gamma", "eta", "top_k", "top_p", "temperature")}
+    gen_kw = {key: eff[key] for key in ("gamma", "eta", "top_k", "top_p", "temperature", "plausibility") if key in eff}
     for start in range(len(done), n, batch_size):
         size = min(batch_size, n - start)
         kw = dict(method=method, negatives=pool, seed=seed, batch_size=batch_size, batch_offset=start // batch_size,

@@ -167,3 +167,39 @@ def test_plain_model_without_base_warns_and_gamma_cancels(tokenizer):
                        max_new_tokens=STEPS)
     assert out == generate(plain, tokenizer, PROMPTS[:2], gamma=0.0, eta=0.3, negatives=NEGS, top_k=1,
                            max_new_tokens=STEPS)
+
+
+def test_plausibility_guard_one_keeps_only_p_theta_argmax(lora, tokenizer):
+    """α = 1 keeps only P_θ's own favourite: STEER at any γ, η then writes P_θ's greedy text, sampled or not."""
+    guarded = generate(lora, tokenizer, PROMPTS, gamma=2.0, eta=0.7, negatives=NEGS, plausibility=1.0,
+                       max_new_tokens=STEPS, seed=3)
+    greedy = generate(lora, tokenizer, PROMPTS, method="top_k", top_k=1, max_new_tokens=STEPS)
+    unguarded = generate(lora, tokenizer, PROMPTS, gamma=2.0, eta=0.7, negatives=NEGS, max_new_tokens=STEPS, seed=3)
+    assert guarded == greedy and unguarded != greedy
+
+
+def test_plausibility_guard_matches_naive_mask(lora, tokenizer):
+    """The engine's guarded argmax equals the naive loop with the mask applied by hand (α = 0.05)."""
+    import math
+
+    out = generate(lora, tokenizer, PROMPTS[:2], gamma=1.5, eta=0.5, negatives=NEGS, plausibility=0.05, top_k=1,
+                   max_new_tokens=STEPS)
+    ls = torch.nn.functional.log_softmax
+    n = tokenizer(" ".join(NEGS))["input_ids"]
+    for prompt, text in zip(PROMPTS[:2], out):
+        p, x = tokenizer(prompt)["input_ids"], []
+        with torch.no_grad():
+            for _ in range(STEPS):
+                lf = ls(lora(torch.tensor([p + x])).logits[0, -1].float(), -1)
+                with lora.disable_adapter():
+                    lb = ls(lora(torch.tensor([p + x])).logits[0, -1].float(), -1)
+                ln = ls(lora(torch.tensor([n + x])).logits[0, -1].float(), -1)
+                s = (2.5 * lf - 1.5 * lb - 0.5 * ln).masked_fill(lf < lf.max() + math.log(0.05), float("-inf"))
+                x.append(int(s.argmax()))
+        assert text == tokenizer.decode(x, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("kw", [dict(plausibility=0.0), dict(plausibility=1.5), dict(method="top_k", plausibility=0.1)])
+def test_plausibility_validation_names_it(lora, tokenizer, kw):
+    with pytest.raises(ValueError, match="plausibility"):
+        generate(lora, tokenizer, ["hi"], negatives=NEGS, **kw)
