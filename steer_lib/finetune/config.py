@@ -31,6 +31,11 @@ class FinetuneConfig(Config):
     eval_max_length: int = 256  # tokens per held-out example (a separate cap, so profiles compare)
     eval_batch_size: int = 16  # held-out texts per forward pass
     eval_every: int = 0  # also evaluate every N steps (0 = only before and after training)
+    checkpoint_every: int = 0  # save a resumable state every N steps (a rerun continues there); 0 = none
+    keep_checkpoints: bool = False  # keep each checkpoint's adapter in the finished folder (checkpoints/step-N/)
+    patience: int = 0  # stop once `patience` evaluations in a row improve the completion-only held-out loss by
+    #                    less than `min_delta` (a plateau; needs eval_every); 0 = always train all `steps`
+    min_delta: float = 0.01  # nats/token: the improvement that counts as progress for `patience`
     seed: int = 0  # LoRA init and batch order
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -44,8 +49,24 @@ class FinetuneConfig(Config):
         "paper": {"steps": 2000, "batch_size": 16, "grad_accum": 4, "max_length": 512, "lr": 2e-4,
                   "lr_schedule": "constant", "warmup_ratio": 0.03, "max_grad_norm": 0.3, "lora_r": 64,
                   "lora_alpha": 16, "lora_dropout": 0.1, "qlora": True, "eval_max_length": 512,
-                  "eval_every": 200},
+                  "eval_every": 200, "checkpoint_every": 200},
     }
+
+    # Settings that do not change the trained weights, or that were added after adapters were cached: left out of
+    # the adapter's cache key at these values, so adapters trained before they existed keep their folders.
+    KEY_NEUTRAL: ClassVar[dict[str, Any]] = {"checkpoint_every": None, "keep_checkpoints": False, "patience": 0,
+                                            "min_delta": 0.01}
+
+    def key_dict(self) -> dict[str, Any]:
+        """The settings the adapter's cache key hashes (``to_dict`` minus :data:`KEY_NEUTRAL` at neutral values).
+
+        ``checkpoint_every`` never changes the weights (always left out); ``min_delta`` only matters with patience.
+        """
+        d = self.to_dict()
+        for name, neutral in self.KEY_NEUTRAL.items():
+            if neutral is None or d[name] == neutral or (name == "min_delta" and not self.patience):
+                d.pop(name)
+        return d
 
     def validate(self) -> None:
         positive = ("steps", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha",
@@ -53,7 +74,8 @@ class FinetuneConfig(Config):
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
-        for name in ("eval_every", "max_train_examples", "seed", "weight_decay", "max_grad_norm"):
+        for name in ("eval_every", "checkpoint_every", "patience", "min_delta", "max_train_examples", "seed",
+                     "weight_decay", "max_grad_norm"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must not be negative")
         if not self.lr > 0:
@@ -66,5 +88,9 @@ class FinetuneConfig(Config):
             raise ValueError(f"lr_schedule={self.lr_schedule!r} is not one of constant, linear, cosine")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision={self.mixed_precision!r} is not one of auto, no, bf16, fp16")
+        if self.patience and not self.eval_every:
+            raise ValueError(f"patience={self.patience} needs eval_every > 0 (the plateau is read off the evaluations)")
+        if self.keep_checkpoints and not self.checkpoint_every:
+            raise ValueError("keep_checkpoints=True needs checkpoint_every > 0")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size={self.batch_size} is not divisible by grad_accum={self.grad_accum}")

@@ -54,7 +54,7 @@ def _data(task: Task, cfg: FinetuneConfig) -> tuple[list[str], list[str]]:
 def _inputs(task: Task, cfg: FinetuneConfig, base: str | None) -> dict[str, Any]:
     """Everything the adapter depends on; its hash names the cache folder."""
     train, val = _data(task, cfg)
-    return {"task": task.name, "prompt": task.prompt, "base_model": models.model_id(base), "config": cfg.to_dict(),
+    return {"task": task.name, "prompt": task.prompt, "base_model": models.model_id(base), "config": cfg.key_dict(),
             "train_sha256": texts_sha256(train), "val_sha256": texts_sha256(val)}
 
 
@@ -106,14 +106,20 @@ def finetune(task: str | Task, profile: str = "quick", base: str | None = None, 
         configure_threads(max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     t_start, c_start = time.perf_counter(), time.process_time()
     train_texts, val_texts = _data(t, cfg)
-    out = train(accelerator, cfg, base, train_texts, val_texts, t.prompt, progress=progress, on_step=_on_step)
+    state = state_dir(final)
+    if force and accelerator.is_main_process:
+        shutil.rmtree(state, ignore_errors=True)  # --force trains from scratch, not from an old checkpoint
+    accelerator.wait_for_everyone()
+    out = train(accelerator, cfg, base, train_texts, val_texts, t.prompt, progress=progress, on_step=_on_step,
+                state_dir=state)
     model = out.pop("model")
     if accelerator.is_main_process:
-        record = {**inputs, "profile": profile, "key": final.name, **out,
+        record = {**inputs, "settings": cfg.to_dict(), "profile": profile, "key": final.name, **out,
                   "total_seconds": time.perf_counter() - t_start, "total_cpu_seconds": time.process_time() - c_start,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "versions": _versions()}
-        _save(model, record, final)
+        _save(model, record, final, checkpoints=state / "checkpoints" if cfg.keep_checkpoints else None)
+        shutil.rmtree(state, ignore_errors=True)  # the finished folder has what was kept
         _save_figure(record, profile, t.name, "" if models.model_id(base) == models.DEFAULT_BASE else str(base))
     accelerator.wait_for_everyone()
     return final
@@ -123,7 +129,19 @@ def _on_step(step: int, loss: float) -> None:
     """Hook called after every optimizer update (a seam for tests that interrupt training)."""
 
 
-def _save(model, record: dict[str, Any], final: Path) -> None:
+def state_dir(final: Path) -> Path:
+    """Where a run's checkpoints live while it trains (``.partial-<key>/`` beside the finished folder)."""
+    return final.parent / f".partial-{final.name}"
+
+
+def checkpoint_dirs(path: str | Path) -> dict[int, Path]:
+    """``{step: folder}`` of the adapters a finished run kept along its training (``keep_checkpoints=True``)."""
+    root = Path(path) / "checkpoints"
+    found = sorted(root.glob("step-*")) if root.is_dir() else []
+    return {int(p.name.split("-")[1]): p for p in found if (p / WEIGHTS).is_file()}
+
+
+def _save(model, record: dict[str, Any], final: Path, checkpoints: Path | None = None) -> None:
     """Write into a hidden temp folder, then rename: a crash never leaves a finished-looking folder."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
@@ -131,6 +149,8 @@ def _save(model, record: dict[str, Any], final: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save_pretrained(str(tmp))
+        if checkpoints is not None and checkpoints.is_dir():
+            shutil.copytree(checkpoints, tmp / "checkpoints")
         (tmp / RECORD).write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
         if final.exists():  # force=True, or an unfinished folder from elsewhere: set it aside first
             os.replace(final, old)
@@ -152,14 +172,21 @@ def _versions() -> dict[str, str]:
 
 
 def load_domain_model(task: str | Task, profile: str = "quick", base: str | None = None, device: str = "auto",
-                      **overrides: Any):
+                      checkpoint: int | None = None, **overrides: Any):
     """``(peft_model, tokenizer)``: P_θ with its adapter ``"default"`` unmerged, in eval mode.
 
-    Trains first if the adapter is not cached. ``peft_model.disable_adapter()`` gives P_φ.
+    Trains first if the adapter is not cached. ``peft_model.disable_adapter()`` gives P_φ. ``checkpoint=N``:
+    P_θ as it was after N updates (a run with ``keep_checkpoints=True``).
     """
     from peft import PeftModel
 
     path = finetune(task, profile=profile, base=base, **overrides)
+    if checkpoint is not None:
+        kept = checkpoint_dirs(path)
+        if checkpoint not in kept:
+            raise ValueError(f"checkpoint={checkpoint!r}: the run in {path} kept no adapter after that many updates; "
+                             f"kept: {sorted(kept) or 'none (train with keep_checkpoints=True)'}")
+        path = kept[checkpoint]
     model, tokenizer = models.load_base(base, device=device)
     with models.quiet_known_noise():  # peft reads a transformers attribute deprecated in v5 (a FutureWarning per load)
         peft_model = PeftModel.from_pretrained(model, str(path), adapter_name="default", is_trainable=False)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shutil
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import torch
@@ -121,11 +124,59 @@ def _evaluate(accelerator, model, examples: list[Example], cfg: "FinetuneConfig"
     return {"loss": float(sums[0] / sums[1]), "loss_completion": float(sums[2] / sums[3]), "tokens": int(sums[1])}
 
 
+STATE = "state.pt"  # in a run's state folder: optimizer, scheduler, RNG, step, history (beside latest/, the adapter)
+
+
+def save_state(state_dir: Path, raw, optimizer, scheduler, step: int, history: list, evals: list,
+               base_eval: dict, plateau: dict, keep: bool) -> None:
+    """A resumable checkpoint after ``step`` updates, written whole or not at all (temp folder, then rename).
+
+    ``latest/`` holds the adapter and ``state.pt`` the rest; with ``keep`` the adapter is also kept as
+    ``checkpoints/step-NNNNNN/`` (loadable like a finished adapter), e.g. to decode from P_θ along its training.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    raw.save_pretrained(str(tmp / "latest"))
+    torch.save({"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state(), "history": history, "evals": evals, "base_eval": base_eval,
+                "plateau": plateau}, tmp / STATE)
+    if keep:
+        shutil.copytree(tmp / "latest", state_dir / "checkpoints" / f"step-{step:06d}", dirs_exist_ok=True)
+    # Swap in: the old state.pt goes first, so a crash in between leaves no state.pt beside a newer adapter
+    # (load_state then finds no checkpoint, or the previous one whole, never a mismatched pair).
+    (state_dir / STATE).unlink(missing_ok=True)
+    shutil.rmtree(state_dir / "latest", ignore_errors=True)
+    os.replace(tmp / "latest", state_dir / "latest")
+    os.replace(tmp / STATE, state_dir / STATE)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_state(state_dir: Path | None) -> dict[str, Any] | None:
+    """The last checkpoint's state (``None`` when there is none, or it is incomplete)."""
+    if state_dir is None or not (state_dir / STATE).is_file() or not (state_dir / "latest").is_dir():
+        return None
+    return torch.load(state_dir / STATE, weights_only=False)
+
+
+def _plateaued(plateau: dict, loss: float, cfg: "FinetuneConfig") -> bool:
+    """Update the plateau counter with a new completion-only held-out loss; True once `patience` evals stalled."""
+    if loss < plateau["best"] - cfg.min_delta:
+        plateau.update(best=loss, stale=0)
+    else:
+        plateau.update(best=min(plateau["best"], loss), stale=plateau["stale"] + 1)
+    return bool(cfg.patience) and plateau["stale"] >= cfg.patience
+
+
 def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: list[str], val_texts: list[str],
-          prompt: str, progress: bool = True, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+          prompt: str, progress: bool = True, on_step: Callable[[int, float], None] | None = None,
+          state_dir: Path | None = None) -> dict[str, Any]:
     """Train a LoRA adapter; return ``{"model", "history", "eval", ...}`` (see :func:`make_accelerator`).
 
     ``on_step(step, loss)`` is called after every optimizer update (tests use it to interrupt).
+    ``state_dir``: where checkpoints go every ``cfg.checkpoint_every`` updates; a run that finds one there
+    continues from it with the same batches, learning rate and dropout draws as an uninterrupted run.
+    Training stops early at a plateau of the held-out loss when ``cfg.patience`` is set (``stopped_early``).
     """
     from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
@@ -157,16 +208,33 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
     model, optimizer = accelerator.prepare(model, optimizer)
     raw = accelerator.unwrap_model(model)
 
-    with raw.disable_adapter():  # the base model P_φ, from the very same weights
-        base_eval = _evaluate(accelerator, raw, val_ex, cfg, pad_id)
-
     stream = batch_stream(len(train_ex), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
+    resumed = load_state(state_dir if cfg.checkpoint_every else None)
+    if resumed is not None:  # continue an interrupted run exactly where its last checkpoint left it
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(raw, load_file(str(state_dir / "latest" / "adapter_model.safetensors")))
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        torch.set_rng_state(resumed["rng"])
+        for _ in range(resumed["step"]):  # the same batches as an uninterrupted run from here on
+            next(stream)
+        start, base_eval = resumed["step"], resumed["base_eval"]
+        history, evals, plateau = resumed["history"], resumed["evals"], resumed["plateau"]
+    else:
+        with raw.disable_adapter():  # the base model P_φ, from the very same weights
+            base_eval = _evaluate(accelerator, raw, val_ex, cfg, pad_id)
+        start, history, evals = 0, [], []
+        plateau = {"best": base_eval["loss_completion"], "stale": 0}
     micro = cfg.batch_size // cfg.grad_accum
-    history: list[dict[str, float]] = []
-    evals: list[dict[str, float]] = []
-    bar = tqdm(range(cfg.steps), desc="fine-tune", disable=not (progress and accelerator.is_main_process))
+    bar = tqdm(range(start, cfg.steps), desc="fine-tune", initial=start, total=cfg.steps,
+               disable=not (progress and accelerator.is_main_process))
     model.train()
+    stopped_early = False
     t0, c0 = time.perf_counter(), time.process_time()  # wall and CPU time (CPU time is robust to a busy machine)
+    t0 -= history[-1]["seconds"] if history else 0.0  # a resumed run's clocks continue
+    c0 -= history[-1]["cpu_seconds"] if history else 0.0
     for step in bar:
         batch = [train_ex[i] for i in next(stream)]
         n_tokens = count_targets(batch, cfg.completion_only)  # the whole global batch's normaliser
@@ -192,16 +260,29 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
         bar.set_postfix(loss=f"{step_loss:.3f}")
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             evals.append({"step": step + 1, **_evaluate(accelerator, raw, val_ex, cfg, pad_id)})
+            stopped_early = _plateaued(plateau, evals[-1]["loss_completion"], cfg)
+        if cfg.checkpoint_every and ((step + 1) % cfg.checkpoint_every == 0 or stopped_early):
+            if accelerator.is_main_process:
+                save_state(state_dir, raw, optimizer, scheduler, step + 1, history, evals, base_eval, plateau,
+                           cfg.keep_checkpoints)
+            accelerator.wait_for_everyone()
         if on_step is not None:
             on_step(step + 1, step_loss)
+        if stopped_early:
+            break
     train_seconds, train_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     bar.close()
-    final = _evaluate(accelerator, raw, val_ex, cfg, pad_id)
-    evals.append({"step": cfg.steps, **final})
+    last = history[-1]["step"] if history else 0
+    if evals and evals[-1]["step"] == last:  # stopped at an evaluation: that is the final one
+        final = {k: v for k, v in evals[-1].items() if k != "step"}
+    else:
+        final = _evaluate(accelerator, raw, val_ex, cfg, pad_id)
+        evals.append({"step": last, **final})
     return {"model": raw, "history": history, "evals": evals,
             "eval": {"base_loss": base_eval["loss"], "base_loss_completion": base_eval["loss_completion"],
                      "loss": final["loss"], "loss_completion": final["loss_completion"], "tokens": final["tokens"]},
             "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds, "load_seconds": load_seconds,
+            "steps_trained": last, "stopped_early": stopped_early, "resumed_from": resumed["step"] if resumed else 0,
             "target_modules": targets,
             "quantized_4bit": quantized, "qlora_fallback": qlora_fallback(cfg, accelerator.device),
             "num_processes": world, "device": str(accelerator.device),

@@ -195,3 +195,57 @@ def test_smoke_profile_on_the_real_model_learns_hypotheses(iso):
     assert rec["eval"]["loss"] < 0.85 * rec["eval"]["base_loss"], rec["eval"]
     assert rec["eval"]["loss_completion"] < rec["eval"]["base_loss_completion"]
     assert rec["target_modules"] == LLAMA_LINEARS and rec["base_model"] == "smollm2-135m-instruct"
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_bit_for_bit(iso, tiny_base, monkeypatch):
+    """Ctrl-C after 5 updates with a checkpoint every 2: the rerun trains 4 → 6 only, and ends with exactly the
+    weights, losses and held-out evaluations of an uninterrupted run (same batches, learning rate and dropout)."""
+    from safetensors.torch import load_file
+
+    kw = dict(TINY, lora_dropout=0.1, checkpoint_every=2, eval_every=2, keep_checkpoints=True)
+    whole = ft.finetune("hypotheses", "smoke", base=tiny_base, progress=False, **kw)
+    reference = load_file(str(whole / ft.WEIGHTS))
+    ref_rec = ft.read_record(whole)
+    assert sorted(ft.checkpoint_dirs(whole)) == [2, 4, 6]
+    import shutil
+    shutil.rmtree(whole)
+
+    def interrupt(step, loss):
+        if step == 5:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(ft, "_on_step", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ft.finetune("hypotheses", "smoke", base=tiny_base, progress=False, **kw)
+    assert not ft.is_finished(whole) and (ft.state_dir(whole) / "state.pt").is_file()
+    seen: list[int] = []
+    monkeypatch.setattr(ft, "_on_step", lambda step, loss: seen.append(step))
+    again = ft.finetune("hypotheses", "smoke", base=tiny_base, progress=False, **kw)
+    assert again == whole and seen == [5, 6]  # resumed after the checkpoint at 4
+    rec = ft.read_record(again)
+    assert rec["resumed_from"] == 4 and not ft.state_dir(whole).exists()
+    assert [h["loss"] for h in rec["history"]] == [h["loss"] for h in ref_rec["history"]]
+    assert [e["loss"] for e in rec["evals"]] == [e["loss"] for e in ref_rec["evals"]]
+    got = load_file(str(again / ft.WEIGHTS))
+    assert got.keys() == reference.keys() and all(torch.equal(got[k], reference[k]) for k in got)
+    assert sorted(ft.checkpoint_dirs(again)) == [2, 4, 6]
+    model, _ = ft.load_domain_model("hypotheses", "smoke", base=tiny_base, device="cpu", checkpoint=2, **kw)
+    assert model.active_adapter == "default"
+    with pytest.raises(ValueError, match="checkpoint=3"):
+        ft.load_domain_model("hypotheses", "smoke", base=tiny_base, device="cpu", checkpoint=3, **kw)
+
+
+def test_plateau_stops_training_early_and_says_so(iso, tiny_base):
+    """min_delta larger than any possible gain: the first evaluation already counts as stalled (patience 1)."""
+    path = ft.finetune("hypotheses", "smoke", base=tiny_base, progress=False,
+                       **dict(TINY, eval_every=2, patience=1, min_delta=100.0))
+    rec = ft.read_record(path)
+    assert rec["stopped_early"] and rec["steps_trained"] == 2 and len(rec["history"]) == 2
+    assert [e["step"] for e in rec["evals"]] == [2]
+
+
+def test_settings_that_leave_the_weights_alone_keep_the_adapters_key(iso, tiny_base):
+    """Adapters cached before checkpointing existed keep their folder: checkpoint_every is not in the key."""
+    assert ft.adapter_dir("hypotheses", "smoke", tiny_base, **TINY) == \
+        ft.adapter_dir("hypotheses", "smoke", tiny_base, checkpoint_every=3, **TINY)
+    assert ft.adapter_dir("hypotheses", "smoke", tiny_base, **TINY) != \
+        ft.adapter_dir("hypotheses", "smoke", tiny_base, eval_every=2, patience=2, **TINY)
