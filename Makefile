@@ -15,11 +15,12 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install data test pytest smoke-pipeline nbval reproduce bench gpu-check assignments autograde student-repo site clean-runs
+.PHONY: help install data test pytest smoke-pipeline nbval reproduce study bench gpu-check assignments autograde student-repo site clean-runs
 
 help:
 	@echo "make reproduce [PROFILE=quick|smoke|paper] [BASE_MODEL=id-or-folder]   run every notebook with papermill"
 	@echo "make test                                     pytest + smoke pipeline + nbval"
+	@echo "make study [STUDY_ARGS=...]                   the γ study: does γ pay once P_θ is trained? (CPU, ~2-3 h)"
 	@echo "make bench                                    decoding + metrics benchmarks (ratios, one run each)"
 	@echo "make gpu-check [GPU_CHECK_OUT=FILE]           GPU code paths on random-weight models (no install, no download)"
 	@echo "make data                                     fetch and verify the real data"
@@ -50,6 +51,11 @@ test: pytest smoke-pipeline nbval
 
 reproduce: data
 	$(PYTHON) -m steer_lib reproduce --profile $(PROFILE) --jobs $(JOBS) --base "$(BASE_MODEL)"
+
+# The γ study (steer_lib/experiments/study.py): P_θ trained to its plateau, γ along its training, the paper's
+# setting and tuned baselines at the end. Resumable: rerun after an interruption. STUDY_ARGS="--shard 1/2" etc.
+study: data
+	$(PYTHON) -m steer_lib study $(STUDY_ARGS)
 
 bench: data
 	$(PYTHON) -m steer_lib bench --json

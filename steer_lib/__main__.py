@@ -22,6 +22,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "downstream": ("steer_lib.cli.downstream", "cli", "train downstream models on real vs synthetic data"),
     "reproduce": ("steer_lib.cli.reproduce", "cli", "run the notebooks with papermill for a profile"),
     "sweep": ("steer_lib.cli.sweep", "cli", "γ×η grid sweeps"),
+    "study": ("steer_lib.cli.study", "cli", "the γ study: does γ pay once P_θ is trained? (make study; resumable)"),
     "assignments": ("steer_lib.cli.assignments", "cli", "nbgrader: student versions, validation, autograding"),
     "site": ("steer_lib.cli.site", "cli", "the course as a static HTML site (nbconvert), in course order"),
     "times": ("steer_lib.cli.times", "cli", "measured time per notebook (docs/notebook_times.json); --update"),

@@ -33,6 +33,13 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_json(path: Path, obj, indent: int | None = 1) -> None:
+    """``obj`` as strict JSON (NaN/inf → null), written atomically."""
+    import json
+
+    write_atomic(Path(path), json.dumps(jsonable(obj), indent=indent, ensure_ascii=False) + "\n")
+
+
 def read_yaml(path: Path, error: type[Exception]):
     """``path``'s YAML, or ``error("<path>:<line>: not valid YAML (<problem>)")`` — one line, no traceback.
 
