@@ -223,7 +223,21 @@ def generate_sets(task: str, cfg: StudyConfig, specs: list[SetSpec], progress: b
                           model_id=f"{task}/study+lora@{step}", **spec.settings,
                           **({"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {}))
             spent[str(out.relative_to(study_dir(cfg.base_model)))] = round(time.perf_counter() - t0, 1)
+            _record_seconds(task, cfg, spent)  # as it goes: an interrupted run keeps the times of the sets it made
     return spent
+
+
+def seconds_file(task: str, base_model: str = "") -> Path:
+    """The wall-clock seconds each set took to generate (the runs that made them; a resumed set: its last run)."""
+    return study_dir(base_model) / f"generation_seconds_{task}.json"
+
+
+def _record_seconds(task: str, cfg: StudyConfig, spent: dict[str, float]) -> None:
+    from ..files import write_json
+
+    path = seconds_file(task, cfg.base_model)
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    write_json(path, {**known, **spent})
 
 
 def score(task: str, generation: Path, cfg: StudyConfig) -> dict[str, Any]:
@@ -270,8 +284,8 @@ def summarise(task: str, cfg: StudyConfig, record: dict[str, Any], spent: dict[s
         raise FileNotFoundError(f"the study of {task} has {len(missing)} set(s) still to generate (first: "
                                 f"{missing[0]}); run `python -m steer_lib study --tasks {task}` to finish them")
     where = study_dir(cfg.base_model)
-    old = json.loads(summary_file(task, cfg.base_model).read_text()) if summary_file(task, cfg.base_model).is_file() else {}
-    seconds = {**old.get("generation_seconds", {}), **spent}
+    recorded = seconds_file(task, cfg.base_model)
+    seconds = {**(json.loads(recorded.read_text()) if recorded.is_file() else {}), **spent}
     memo: dict = {}
     rows = []
     for spec in specs:
