@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from ..models import model_id
 from ..config import Config, check_profile
 from ..data.tasks import get_task
 from ..decoding.methods import METHODS
+from ..files import read_jsonl, write_json
 
 GAMMA_ETA_METHODS = ("steer", "negative_only")
 
@@ -123,11 +123,6 @@ def _domain_model(task: str, profile: str, base_model: str = ""):
     return load_domain_model(task, profile, base=base_model or None)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, gamma: float | None = None,
                       eta: float | None = None, progress: bool = False, **overrides: Any) -> list[dict]:
     """The sample records of one experiment, generating whatever is missing (resumes a partial file)."""
@@ -185,8 +180,5 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
     result = {"task": get_task(task).name, "method": method, "seed": seed, "profile": profile,
               "base_model": model_id(cfg.base_model or None),
               **method_settings(method, cfg, gamma, eta), "metrics_version": METRICS_VERSION, **result}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1, default=float))
-    os.replace(tmp, out)
+    write_json(out, result, strict=False, default=float)  # NaN stays NaN: the readers are this module's callers
     return result

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 from .. import paths
 from ..config import check_profile
 from ..data.tasks import get_task
+from ..files import read_jsonl, write_json
 from ..locks import file_lock
 from ..metrics.io import DIVERSITY_KEYS
 from ..runtime import no_log
@@ -63,15 +64,6 @@ def _paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int,
         if metrics_path(alt).is_file() and not p["metrics"].is_file():
             p.update(generation=alt, metrics=metrics_path(alt))
     return p
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    from ..files import jsonable
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(json.dumps(jsonable(obj), indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a killed sweep never leaves a half-written record
 
 
 def validation_scores(task: str, texts: list[str], *, seed: int, mauve_seeds: int) -> dict[str, Any]:
@@ -114,7 +106,7 @@ def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n
 def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
                       threads: int | None, p: dict[str, Path], base_model: str = "") -> dict[str, Any]:
     from . import pipeline
-    from .experiment import ExperimentConfig, read_jsonl
+    from .experiment import ExperimentConfig
 
     t0 = time.time()
     status = "reused"  # notebook 03 already made and scored this set (e.g. the method-comparison point)
@@ -138,7 +130,7 @@ def _run_point_locked(task: str, gamma: float, eta: float, seed: int, *, profile
                           "metrics": (metrics.get("seconds") or {}).get("total")},
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "notebook": str(p["notebook"]) if status == "ran" else None,
               "metrics": metrics, "val": val}
-    _write_json(p["record"], record)
+    write_json(p["record"], record)  # atomic: a killed sweep never leaves a half-written record
     return record
 
 

@@ -9,9 +9,10 @@ JSON object (NaN is written as ``null``; ``warnings`` says why).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+
+from ..files import read_jsonl
 
 JSON_KEYS = ("n", "ngram3", "ngram3_real", "diversity", "diversity_real", "cosine", "cosine_centroid", "mauve",
              "mauve_sd", "adv_auroc", "alpha_precision", "beta_recall", "validity")
@@ -36,26 +37,20 @@ def read_texts(path: str | Path) -> list[str]:
     if p.suffix not in (".txt", ".jsonl"):
         raise InputError(f"{p}: unsupported file type {p.suffix!r}; "
                          "use .txt (one example per line) or .jsonl (field 'text')")
-    raw = p.read_bytes()
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-                         "re-save the file as UTF-8") from None
     texts: list[str] = []
-    for i, line in enumerate(content.splitlines(), 1):
-        if not line.strip():
-            continue
-        if p.suffix == ".txt":
-            texts.append(line.strip())
-            continue
+    if p.suffix == ".jsonl":
+        for i, obj in read_jsonl(p, InputError, numbered=True):
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise InputError(f"{p}:{i}: expected an object with a string field 'text'")
+            texts.append(obj["text"])
+    else:
+        raw = p.read_bytes()
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}:{i}: not valid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            raise InputError(f"{p}:{i}: expected an object with a string field 'text'")
-        texts.append(obj["text"])
+            content = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{p}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                             "re-save the file as UTF-8") from None
+        texts = [line.strip() for line in content.splitlines() if line.strip()]
     if not texts:
         raise InputError(f"{p}: no examples (the file is empty or blank)")
     return texts

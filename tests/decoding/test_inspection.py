@@ -17,9 +17,9 @@ C = torch.log(torch.tensor([0.70, 0.20, 0.05, 0.04, 0.01]))
 
 
 def test_entropy_ignores_filtered_tokens_and_normalises():
-    assert inspection.entropy(torch.zeros(4)) == pytest.approx(math.log(4))
-    assert inspection.entropy(torch.tensor([3.0, 3.0, float("-inf")])) == pytest.approx(math.log(2))
-    assert inspection.entropy(A + 7.0) == pytest.approx(inspection.entropy(A))
+    assert inspection.entropy_of_scores(torch.zeros(4)) == pytest.approx(math.log(4))
+    assert inspection.entropy_of_scores(torch.tensor([3.0, 3.0, float("-inf")])) == pytest.approx(math.log(2))
+    assert inspection.entropy_of_scores(A + 7.0) == pytest.approx(inspection.entropy_of_scores(A))
 
 
 def test_rank_and_topk():
@@ -103,6 +103,6 @@ def test_grid_has_one_panel_per_setting():
     matplotlib.use("Agg")
     fig, ent = inspection.plot_topk_grid(A, B, C, [0.0, 2.0], [0.0, 0.5, 0.9], [0, 1, 2], ["a", "b", "c"], 3)
     assert len(fig.axes) == 6 and set(ent) == {(g, e) for g in (0.0, 2.0) for e in (0.0, 0.5, 0.9)}
-    assert ent[(0.0, 0.0)] == pytest.approx(inspection.entropy(inspection.topk_logprobs(A, 3)))
+    assert ent[(0.0, 0.0)] == pytest.approx(inspection.entropy_of_scores(inspection.topk_logprobs(A, 3)))
     with pytest.raises(ValueError, match="non-empty"):
         inspection.plot_topk_grid(A, B, C, [], [0.0], [0], ["a"], 3)
