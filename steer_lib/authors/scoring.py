@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..files import jsonable, write_atomic, write_json
-from ..metrics.io import DIVERSITY_KEYS, METRICS_VERSION, _fmt
+from ..metrics.input_files import format_value
+from ..metrics.keys import DIVERSITY_KEYS, METRICS_VERSION
 from ..runtime import no_log
 
 # ------------------------------------------------------------------ evaluate-reference
@@ -88,8 +89,8 @@ def score_reference(tasks=None, methods=None, *, n=None, seed=0, embedder=None, 
                 if cached:
                     write_json(cached, row)
                 rows.append(row)
-                log(f"{t:<12} {method:<12} {part.name:<13} n={row['n']:<5} mauve={_fmt(res['mauve'])} "
-                    f"auroc={_fmt(res['adv_auroc'])} cos={_fmt(res['cosine'])} ngram3={_fmt(res['ngram3'])} "
+                log(f"{t:<12} {method:<12} {part.name:<13} n={row['n']:<5} mauve={format_value(res['mauve'])} "
+                    f"auroc={format_value(res['adv_auroc'])} cos={format_value(res['cosine'])} ngram3={format_value(res['ngram3'])} "
                     f"({res['seconds']['total']} s)")
     return rows
 

@@ -164,7 +164,7 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
                     eta: float | None = None, force: bool = False, **overrides: Any) -> dict[str, Any]:
     """Every metric of one sample set against the real data (cached beside the generations)."""
     from ..metrics.evaluation import evaluate
-    from ..metrics.io import METRICS_VERSION
+    from ..metrics.keys import METRICS_VERSION
 
     cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
     gen = generation_path(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
