@@ -53,11 +53,10 @@ class ExperimentConfig(Config):
                   "methods": ("top_k", "contrastive_decoding", "negative_only", "steer"),
                   "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20,
                   "reference_n": 40},
-        # A 2-core CPU in about 90 minutes (`make reproduce`). What bounds it: STEER prefills each sample's
-        # k=10 negative prompt (~475 tokens for hypotheses, ~850 for comments; ~4 s per sample on one core),
-        # and every η>0 set pays it. 40 samples × 8 methods + a 2×3 grid (η, the costly axis, at three
-        # levels) per task variant fit; γ=0 grid points reuse negative_only's set (the same samples).
-        # The authors' outputs are scored at 300 per side (86 s measured, cold; all of them take 8 min at one thread).
+        # Sized for a 2-core CPU (`make reproduce`; the measurements behind it: docs/measurements.md). What bounds
+        # it: STEER prefills each sample's k=10 negative prompt, and every η>0 set pays it. 40 samples × 8 methods
+        # + a 2×3 grid (η, the costly axis, at three levels) per task variant fit; γ=0 grid points reuse
+        # negative_only's set (the same samples). The authors' outputs are scored at 300 per side, not all of them.
         "quick": {"n_samples": 40, "batch_size": 20, "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3, 0.6),
                   "reference_n": 300},
         # The paper's sizes, for a GPU.
