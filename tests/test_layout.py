@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parents[1] / "steer_lib"
 
 # Each stage's rank: a module may import only modules of its own rank or lower.
 LAYERS = {
-    "config": 0, "runtime": 0, "paths": 0, "locks": 0, "plots": 0, "files": 0, "__init__": 0,
+    "config": 0, "runtime": 0, "paths": 0, "locks": 0, "plots": 0, "files": 0, "extras": 0, "__init__": 0,
     "data": 1, "models": 2, "finetune": 3, "decoding": 4, "metrics": 5, "authors": 6, "experiments": 7,
     "downstream": 8, "classroom": 9, "bench": 10, "cli": 11, "__main__": 12,
 }
