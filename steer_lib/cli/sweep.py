@@ -29,7 +29,8 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--eta", help="comma-separated η values (default: the profile's grid)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
     ap.add_argument("--n", type=int, help="samples per point (default: the profile's n_samples)")
-    ap.add_argument("--jobs", type=int, help="points at once, in worker processes that keep the model loaded (default 1)")
+    ap.add_argument("--jobs", type=int,
+                    help="points at once, in worker processes that keep the model loaded (default 1)")
     ap.add_argument("--notebooks", action="store_true", default=None,
                     help="run each point as a papermill execution of notebook 03 (an executed copy per point; "
                          "reloads the model every point)")

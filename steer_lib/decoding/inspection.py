@@ -6,7 +6,7 @@ view needs no new forward pass.
 
 - :func:`dissect`: every token that moves (the union of P_θ's and STEER's top tokens), an "everything else"
   mass, ranks before/after, so claims about a step are read off a table;
-- :func:`entropy`, :func:`topk_logprobs`, :func:`rank_of`: the numbers that table is made of;
+- :func:`entropy_of_scores`, :func:`topk_logprobs`, :func:`rank_of`: the numbers that table is made of;
 - :func:`overtake_eta`: the η at which one token's score overtakes another's (bisection, for checking a closed form);
 - :func:`copy_steps`: decoding steps where the text so far is the start of an example in N, so P_θ(·|N) predicts
   the example's next token (the copy the η term is there to stop);

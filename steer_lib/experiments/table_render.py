@@ -120,7 +120,8 @@ def render(summary: pd.DataFrame, fmt: str = "md", *, caption: str = "", digits:
     bootstrap over the samples separates it from the runner-up (:func:`marks`; ≈ marks the two otherwise), a note under the table.
 
     ``columns``: :data:`COLUMNS` (the paper's measures) or :data:`DIVERSITY_COLUMNS` (the compact second table).
-    ``significance`` defaults to ``summary.attrs["significance"]``, which :func:`task_table` fills."""
+    ``significance`` defaults to ``summary.attrs["significance"]``, which
+    :func:`~steer_lib.experiments.tables.task_table` fills (with ``test=True``)."""
     if fmt not in ("md", "tex"):
         raise ValueError(f"fmt={fmt!r} must be 'md' or 'tex'")
     if significance is None:
@@ -165,7 +166,7 @@ def write_table(summary: pd.DataFrame, stem: str, profile: str, caption: str, no
                 base_model: str = "") -> dict:
     """``results/<profile>/<stem>.md`` and ``.tex`` (atomic writes), and the compact diversity table
     ``<stem>_diversity.md`` / ``.tex`` when those measures are recorded; returns the paths (``md``, ``tex``,
-    ``diversity_md``, ``diversity_tex``). ``note`` (Markdown, e.g. :func:`reference_table`'s) follows the
+    ``diversity_md``, ``diversity_tex``). ``note`` (Markdown, e.g. :func:`~steer_lib.experiments.tables.reference_table`'s) follows the
     Markdown table, so the file says what its rows are."""
     from ..files import write_atomic
     from ..paths import results_dir
