@@ -196,13 +196,16 @@ def _resolves(name: str) -> bool:
     return False
 
 
-def _candidates(target: str, module: str) -> list[str]:
-    """What a cross-reference written in ``module`` may mean: relative to the module or its package (``.text``,
-    ``evaluate``), or absolute (``steer_lib.files``); Sphinx tries them in about this order."""
-    package = module.rpartition(".")[0] or module
+def _candidates(target: str, module: str, cls: str = "", package: str = "") -> list[str]:
+    """What a cross-reference written in ``module`` (in class ``cls``'s docstring) may mean: relative to the class,
+    the module or its package (``add``, ``.text``, ``evaluate``), or absolute (``steer_lib.files``); Sphinx tries
+    them in about this order. ``package``: what relative names start from (default the module's parent; a package's
+    ``__init__`` passes itself)."""
+    package = package or module.rpartition(".")[0] or module
     if target.startswith("."):
         return [module + target, package + target]
-    return [f"{module}.{target}", f"{package}.{target}", target, f"steer_lib.{target}"]
+    return ([f"{module}.{cls}.{target}"] if cls else []) + [f"{module}.{target}", f"{package}.{target}", target,
+                                                           f"steer_lib.{target}"]
 
 
 def _documented_references() -> list[tuple[str, str, list[str]]]:
@@ -212,14 +215,17 @@ def _documented_references() -> list[tuple[str, str, list[str]]]:
 
     found = []
     for name, path in sorted(modules().items()):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        owner = {m: c.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for m in c.body}  # method → class
+        for node in ast.walk(tree):
             if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
+            cls = node.name if isinstance(node, ast.ClassDef) else owner.get(node, "")
             doc = ast.get_docstring(node, clean=False) or ""
-            here = name + ".__init__" if path.name == "__init__.py" else name  # a package's: relative to itself
+            package = name if path.name == "__init__.py" else ""  # a package's references start from itself
             where = f"{path.relative_to(PKG.parent)}:{getattr(node, 'lineno', 1)}"
             found += [(where, m, [m]) for m in re.findall(_DOTTED, doc)]
-            found += [(where, t, _candidates(t, here)) for t in re.findall(_ROLE, doc)]
+            found += [(where, t, _candidates(t, name, cls, package)) for t in re.findall(_ROLE, doc)]
     for path in [PKG.parent / "README.md", *sorted((PKG.parent / "docs").rglob("*.md"))]:
         text = path.read_text(encoding="utf-8")
         where = str(path.relative_to(PKG.parent))
@@ -240,5 +246,7 @@ def test_docstrings_and_docs_name_what_exists():
 def test_the_reference_check_catches_a_dangling_name():
     assert _resolves("steer_lib.files.write_json") and _resolves("steer_lib.experiments.selection")
     assert not _resolves("steer_lib.sweep_cli") and not _resolves("steer_lib.files.no_such_function")
-    assert _candidates(".text", "steer_lib.metrics.__init__")[1] == "steer_lib.metrics.text"
+    assert "steer_lib.metrics.text" in _candidates(".text", "steer_lib.metrics", package="steer_lib.metrics")
+    assert _candidates("add", "steer_lib.decoding.negatives", "NegativePool")[0] == \
+        "steer_lib.decoding.negatives.NegativePool.add"
     assert "steer_lib.experiments.selection.select_point" in _candidates("select_point", "steer_lib.experiments.selection")

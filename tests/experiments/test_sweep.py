@@ -252,10 +252,9 @@ def test_library_sweep_loads_the_model_once_per_process(iso, tokenizer):
     spec, base = _tiny_task(iso, tokenizer)
     finetune(spec, "smoke", base=base, progress=False)  # the adapter is cached; the points only load it
 
-    def records():
-        folder = iso / "runs" / f"smoke@{os.path.basename(base)}"
-        return {(r["gamma"], r["seed"]): r for r in (json.loads(f.read_text()) for f in
-                                                      next(folder.glob("**/sweeps/garden-tips/points")).glob("*.json"))}
+    def records():  # runs/smoke@tiny-base-<hash>/sweeps/garden-tips/points/*.json
+        files = sorted((iso / "runs").glob("smoke@*/sweeps/garden-tips/points/*.json"))
+        return {(r["gamma"], r["seed"]): r for r in (json.loads(f.read_text()) for f in files)}
 
     lines = []
     # two worker processes, four points: each worker loads P_θ for its first point only
