@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
+        from .extras import EXTRA, MissingExtra
+
+        top = (e.name or "").split(".")[0]
+        if isinstance(e, MissingExtra) or top in EXTRA:  # an optional dependency: name the extra that brings it
+            print(f"error: {e if isinstance(e, MissingExtra) else MissingExtra(top, repr(cmd))}", file=sys.stderr)
+            return 2
         if e.name not in (module, "steer_lib.classroom"):
             raise
         # the student copy (make student-repo) leaves out the instructor's tools

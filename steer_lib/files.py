@@ -1,7 +1,12 @@
 """Reading and writing files safely: atomic writes (a reader never sees half a file), strict-JSON values, and
-YAML read with a one-line error that names the file and line."""
+JSON Lines / YAML read with a one-line error that names the file and line.
+
+Every JSON file the kit writes goes through :func:`write_json` and every JSON Lines file it reads through
+:func:`read_jsonl`, so "a killed run never leaves half a record" and "a damaged line names itself" hold everywhere.
+"""
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -33,11 +38,59 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_json(path: Path, obj, indent: int | None = 1) -> None:
-    """``obj`` as strict JSON (NaN/inf → null), written atomically."""
-    import json
+def write_json(path: Path, obj, *, strict: bool = True, **dumps_kwargs) -> None:
+    """``obj`` as JSON in ``path``, atomically (temp file + replace: a killed run never leaves half a file).
 
-    write_atomic(Path(path), json.dumps(jsonable(obj), indent=indent, ensure_ascii=False) + "\n")
+    ``strict`` (default) stores NaN/inf as null and numpy scalars as numbers (:func:`jsonable`), so any JSON reader
+    parses the file; ``strict=False`` keeps Python's ``NaN`` spelling, for caches read back by Python only.
+    ``dumps_kwargs`` go to :func:`json.dumps` (``indent`` defaults to 1). The file ends with a newline.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "sub" / "x.json"
+    >>> write_json(p, {"a": float("nan")}); p.read_text()
+    '{\\n "a": null\\n}\\n'
+    """
+    dumps_kwargs.setdefault("indent", 1)
+    if strict:
+        obj = jsonable(obj)
+        dumps_kwargs.setdefault("allow_nan", False)
+    write_atomic(Path(path), json.dumps(obj, **dumps_kwargs) + "\n")
+
+
+def read_jsonl(path: Path, error: type[Exception] = ValueError, *, numbered: bool = False) -> list:
+    """Every non-blank line of a JSON Lines file, parsed, in order.
+
+    A line that is not JSON (or a file that is not UTF-8) raises ``error("<path>:<line>: not valid JSON (...)")``:
+    one line that names the place, no traceback. ``error`` defaults to ``ValueError`` (callers pass their own
+    exception type to turn it into their command's ``error:`` line). ``numbered``: ``(line number, value)`` pairs,
+    for callers whose own checks of a record name its line.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
+    >>> _ = p.write_text('{"a": 1}\\n\\n{"a": 2}\\n', encoding="utf-8"); read_jsonl(p)
+    [{'a': 1}, {'a': 2}]
+    >>> _ = p.write_text('{"a": 1}\\n{"a": \\n', encoding="utf-8"); read_jsonl(p)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...x.jsonl:2: not valid JSON (Expecting value)
+    """
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                    "re-save the file as UTF-8") from None
+    out = []
+    # split at "\n" only: ensure_ascii=False records may hold U+2028 and friends, which splitlines() would cut at
+    for i, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}:{i}: not valid JSON ({exc.msg})") from None
+        out.append((i, value) if numbered else value)
+    return out
 
 
 def read_yaml(path: Path, error: type[Exception]):

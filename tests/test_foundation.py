@@ -71,7 +71,10 @@ def _req_name(req: str) -> str:
 def test_environment_yml_matches_pyproject():
     """conda users get the same packages and the same lower bounds as pip users."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    # make install installs .[dev], which pulls the notebooks and classroom extras in by name (steer-kit[...])
+    pip_reqs = project["dependencies"] + [r for name in ("notebooks", "classroom", "dev") for r in extras[name]
+                                          if not r.startswith("steer-kit[")]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "python=3.11" in env["dependencies"]

@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parents[1] / "steer_lib"
 
 # Each stage's rank: a module may import only modules of its own rank or lower.
 LAYERS = {
-    "config": 0, "runtime": 0, "paths": 0, "locks": 0, "plots": 0, "files": 0, "__init__": 0,
+    "config": 0, "runtime": 0, "paths": 0, "locks": 0, "plots": 0, "files": 0, "extras": 0, "__init__": 0,
     "data": 1, "models": 2, "finetune": 3, "decoding": 4, "metrics": 5, "authors": 6, "experiments": 7,
     "downstream": 8, "classroom": 9, "bench": 10, "cli": 11, "__main__": 12,
 }
@@ -172,3 +172,81 @@ def test_notebooks_use_only_names_the_library_has():
         missing += [f"{path.name}: {a}.{attr}" for a, attr in re.findall(r"\b(\w+)\.(\w+)", src)
                     if a in aliases and not hasattr(aliases[a], attr)]
     assert missing == []
+
+
+_DOTTED = r"\bsteer_lib(?:\.[A-Za-z_]\w*)+"  # a dotted name in prose or code
+_ROLE = r":(?:mod|func|class|meth|attr|data|exc|obj):`~?([^`<>\s]+)`"  # a Sphinx cross-reference's target
+
+
+def _resolves(name: str) -> bool:
+    """``name`` is a module, or a chain of attributes on one, that imports."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def _candidates(target: str, module: str, cls: str = "", package: str = "") -> list[str]:
+    """What a cross-reference written in ``module`` (in class ``cls``'s docstring) may mean: relative to the class,
+    the module or its package (``add``, ``.text``, ``evaluate``), or absolute (``steer_lib.files``); Sphinx tries
+    them in about this order. ``package``: what relative names start from (default the module's parent; a package's
+    ``__init__`` passes itself)."""
+    package = package or module.rpartition(".")[0] or module
+    if target.startswith("."):
+        return [module + target, package + target]
+    return ([f"{module}.{cls}.{target}"] if cls else []) + [f"{module}.{target}", f"{package}.{target}", target,
+                                                           f"steer_lib.{target}"]
+
+
+def _documented_references() -> list[tuple[str, str, list[str]]]:
+    """``(where, reference, names it may mean)`` for every dotted ``steer_lib.…`` name and every ``:mod:`` /
+    ``:func:`` / ``:class:`` (…) target in the package's docstrings, the README and docs/."""
+    import re
+
+    found = []
+    for name, path in sorted(modules().items()):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        owner = {m: c.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for m in c.body}  # method → class
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            cls = node.name if isinstance(node, ast.ClassDef) else owner.get(node, "")
+            doc = ast.get_docstring(node, clean=False) or ""
+            package = name if path.name == "__init__.py" else ""  # a package's references start from itself
+            where = f"{path.relative_to(PKG.parent)}:{getattr(node, 'lineno', 1)}"
+            found += [(where, m, [m]) for m in re.findall(_DOTTED, doc)]
+            found += [(where, t, _candidates(t, name, cls, package)) for t in re.findall(_ROLE, doc)]
+    for path in [PKG.parent / "README.md", *sorted((PKG.parent / "docs").rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        where = str(path.relative_to(PKG.parent))
+        found += [(where, m, [m]) for m in re.findall(_DOTTED, text)]
+        found += [(where, t, _candidates(t, "steer_lib")) for t in re.findall(_ROLE, text)]
+    return found
+
+
+def test_docstrings_and_docs_name_what_exists():
+    """Every ``steer_lib.x.y`` and every ``:mod:``/``:func:``/``:class:`` target in the package's docstrings, the
+    README and docs/ imports: a renamed or removed module leaves no reference pointing nowhere."""
+    refs = _documented_references()
+    assert len(refs) > 50  # the scan sees the references (the package has well over fifty)
+    bad = sorted({f"{where}: {ref}" for where, ref, names in refs if not any(_resolves(n) for n in names)})
+    assert bad == []
+
+
+def test_the_reference_check_catches_a_dangling_name():
+    assert _resolves("steer_lib.files.write_json") and _resolves("steer_lib.experiments.selection")
+    assert not _resolves("steer_lib.sweep_cli") and not _resolves("steer_lib.files.no_such_function")
+    assert "steer_lib.metrics.text" in _candidates(".text", "steer_lib.metrics", package="steer_lib.metrics")
+    assert _candidates("add", "steer_lib.decoding.negatives", "NegativePool")[0] == \
+        "steer_lib.decoding.negatives.NegativePool.add"
+    assert "steer_lib.experiments.selection.select_point" in _candidates("select_point", "steer_lib.experiments.selection")

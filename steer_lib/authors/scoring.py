@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..files import jsonable, write_atomic
-from ..metrics.io import DIVERSITY_KEYS, METRICS_VERSION, _fmt
+from ..files import jsonable, write_atomic, write_json
+from ..metrics.input_files import format_value
+from ..metrics.keys import DIVERSITY_KEYS, METRICS_VERSION
 from ..runtime import no_log
 
 # ------------------------------------------------------------------ evaluate-reference
@@ -86,10 +87,10 @@ def score_reference(tasks=None, methods=None, *, n=None, seed=0, embedder=None, 
                                split_classifier_test_accuracy=checks["classifier_test_accuracy"])
                 row = jsonable(row)
                 if cached:
-                    write_atomic(cached, json.dumps(row, indent=1))
+                    write_json(cached, row)
                 rows.append(row)
-                log(f"{t:<12} {method:<12} {part.name:<13} n={row['n']:<5} mauve={_fmt(res['mauve'])} "
-                    f"auroc={_fmt(res['adv_auroc'])} cos={_fmt(res['cosine'])} ngram3={_fmt(res['ngram3'])} "
+                log(f"{t:<12} {method:<12} {part.name:<13} n={row['n']:<5} mauve={format_value(res['mauve'])} "
+                    f"auroc={format_value(res['adv_auroc'])} cos={format_value(res['cosine'])} ngram3={format_value(res['ngram3'])} "
                     f"({res['seconds']['total']} s)")
     return rows
 
@@ -144,5 +145,5 @@ def run_reference(n: int | None = None, *, seed: int = 0, out: str | Path | None
                                "agreement": {f"{r['method']} {r['part']} ({r['lines']})": r["split_agreement"]
                                              for r in checked}}
     write_atomic(prefix.with_suffix(".csv"), rows_to_csv(rows))
-    write_atomic(prefix.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=1, allow_nan=False))
+    write_json(prefix.with_suffix(".json"), {"meta": meta, "rows": rows})
     return prefix, rows

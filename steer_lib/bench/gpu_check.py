@@ -13,7 +13,7 @@ dependencies (no gguf, mauve-text, papermill, sentence-transformers, datasets) a
 Per shape, first in fp32 on the device: the exactness of the engine (both layouts) against a naive
 cache-free loop (max |Δ| of the STEER scores, greedy token agreement). Then in bf16: tokens/s of
 plain top-k sampling, STEER with k = 10 and k = 2 negatives in both engine layouts (``split``,
-``merged``), the authors' loop (:func:`reference_steer`, batch 1) and the transformers CFG peer
+``merged``), the authors' loop (:func:`~steer_lib.decoding.reference.reference_steer`, batch 1) and the transformers CFG peer
 (:mod:`steer_lib.decoding.hf_cfg`); their ratios; peak GPU memory of the bf16 phase
 (``peak_memory_fp32_mb``: of the fp32 phase). Once: one QLoRA training step when bitsandbytes is
 importable on CUDA (else a stated skip), and the versions it ran with. ``tiny=True`` (the

@@ -31,6 +31,7 @@ from typing import Any
 import nbformat
 
 from .. import paths
+from ..files import write_json
 
 COURSE_ID = "steer-kit"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -186,7 +187,7 @@ def generate(out: Path, notebooks_dir: Path | None = None) -> dict[str, Path]:
             _replace(course / "release" / name, out / name)
             result[name] = out / name / src.name
         _replace(course / "gradebook.db", out / "gradebook.db")
-        (course / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        write_json(course / "MANIFEST.json", manifest, sort_keys=True)
         _replace(course / "MANIFEST.json", out / "MANIFEST.json")
     return result
 

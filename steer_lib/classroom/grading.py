@@ -7,12 +7,13 @@ from the gradebook before it executes each notebook. CLI: ``python -m steer_lib 
 from __future__ import annotations
 
 import csv
-import os
+import io
 import shutil
 from pathlib import Path
 
 import nbformat
 
+from ..files import write_atomic
 from .assignments import (
     DEFAULT_TIMEOUT,
     AssignmentError,
@@ -101,10 +102,9 @@ def write_grades(course: Path, out: Path) -> Path:
     if not rows:
         raise AssignmentError(f"the gradebook in {course} has no graded submissions")
     for fname, table in (("grades.csv", rows), ("grades_cells.csv", cells)):
-        tmp = out / f".{fname}.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
-        os.replace(tmp, out / fname)
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+        write_atomic(out / fname, buf.getvalue())
     return out / "grades.csv"

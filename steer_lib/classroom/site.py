@@ -16,7 +16,6 @@ solution or hidden-test marker is an error. The site needs no server: open ``ind
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from typing import Callable
 import nbformat
 
 from .. import paths
+from ..files import write_json
 from ..runtime import no_log
 from .assignments import AssignmentError, _replace, assignment_notebooks, generate
 from .install_cell import find_install_cell
@@ -304,9 +304,9 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
             fig_page = "figures.html"
             (site / fig_page).write_text(_figures_page(fig_profile, rels), encoding="utf-8")
         (site / "index.html").write_text(_index(lessons, student, fig_page), encoding="utf-8")
-        (site / "site.json").write_text(json.dumps(
-            {"student": student, "pages": {v.page: {"notebook": l.stem, "status": v.status, "label": v.label}
-                                           for l in lessons for v in l.variants}}, indent=1) + "\n")
+        write_json(site / "site.json",
+                   {"student": student, "pages": {v.page: {"notebook": l.stem, "status": v.status, "label": v.label}
+                                                  for l in lessons for v in l.variants}})
         if student:
             leaks = [f"{p.name}: {m}" for p in sorted(site.glob("*.html")) for m in MARKERS
                      if m in visible_text(p.read_text(encoding="utf-8"))]

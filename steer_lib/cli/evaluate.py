@@ -15,7 +15,8 @@ import sys
 
 from ..authors.scoring import rows_to_csv, run_reference
 from ..files import jsonable
-from ..metrics.io import DIVERSITY_KEYS, JSON_KEYS, InputError, _fmt, read_texts
+from ..metrics.input_files import InputError, format_value, read_texts
+from ..metrics.keys import DIVERSITY_KEYS, JSON_KEYS
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -76,7 +77,7 @@ def cli(argv: list[str]) -> int:
         print(f"warning: {w}", file=sys.stderr)
     for k, v in res.items():
         if k not in ("warnings", "seconds"):
-            print(f"{k:<22} {_fmt(v)}")
+            print(f"{k:<22} {format_value(v)}")
     print(f"{'seconds':<22} {res['seconds']}")
     if a.json:
         first = JSON_KEYS + DIVERSITY_KEYS

@@ -3,6 +3,7 @@
     python -m steer_lib sweep --task hypotheses --gamma 0,0.3,0.6 --eta 0,0.3,0.6 --seeds 0 [--n 100] [--jobs 2]
     python -m steer_lib sweep -f configs/sweep_quick.yaml [--task commonsense] [--list]
     python -m steer_lib sweep -f configs/sweep_paper.yaml --shard 3/8   # job 3 of an array of 8
+    python -m steer_lib sweep --task hypotheses --notebooks              # an executed notebook 03 per point
 
 The settings are :class:`steer_lib.experiments.SweepConfig`; the grid runner is :mod:`steer_lib.experiments.sweep`.
 """
@@ -28,14 +29,19 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--eta", help="comma-separated η values (default: the profile's grid)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
     ap.add_argument("--n", type=int, help="samples per point (default: the profile's n_samples)")
-    ap.add_argument("--jobs", type=int, help="points run in parallel processes (default 1)")
+    ap.add_argument("--jobs", type=int,
+                    help="points at once, in worker processes that keep the model loaded (default 1)")
+    ap.add_argument("--notebooks", action="store_true", default=None,
+                    help="run each point as a papermill execution of notebook 03 (an executed copy per point; "
+                         "reloads the model every point)")
     ap.add_argument("--base", help="base model P_φ: a Hugging Face id or local folder (default: the embedded one)")
     ap.add_argument("--list", action="store_true", help="print the points and whether each is done; run nothing")
     ap.add_argument("--shard", metavar="I/N", help="run only the I-th of N interleaved slices of the points "
                     "(I from 1; for a job array, e.g. --shard $SLURM_ARRAY_TASK_ID/8 with --array=1-8)")
     a = ap.parse_args(argv)
     flags = {"profile": a.profile, "tasks": ",".join(a.task) if a.task else None, "gammas": a.gamma,
-             "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs, "base_model": a.base}
+             "etas": a.eta, "seeds": a.seeds, "n": a.n, "jobs": a.jobs, "base_model": a.base,
+             "notebooks": a.notebooks}
     try:
         cfg = load_config(a.file, **flags) if a.file else SweepConfig().replace(
             **{k: v for k, v in flags.items() if v is not None})
@@ -62,7 +68,7 @@ def cli(argv: list[str]) -> int:
             run_sweep(t, cfg.gammas, cfg.etas, cfg.seeds, profile=cfg.profile, n=cfg.n, jobs=cfg.jobs,
                       only=[pt for task, *pt in plan if task == t] if shard else None,
                       log=lambda line: print(line, flush=True),  # flushed: a sweep log is often tailed
-                      base_model=cfg.base_model)
+                      base_model=cfg.base_model, notebooks=cfg.notebooks)
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..files import read_yaml
+from ..files import read_jsonl, read_yaml
 from .text import normalise_whitespace
 from .validity import TaskSpecError
 
@@ -144,15 +144,14 @@ def _resolve(file: str, base: Path | None, where: str) -> Path:
 
 def _json_error_line(path: Path) -> str:
     """Where a JSON / JSONL file stops parsing, as 'line N: message' ('' when it parses)."""
-    text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix == ".jsonl":
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    json.loads(line)
-                except json.JSONDecodeError as exc:
-                    return f"line {i}: {exc.msg}"
+        try:
+            read_jsonl(path)
+        except ValueError as exc:  # "<path>:<line>: <problem>" (or "<path>: not valid UTF-8 ...")
+            where = str(exc)[len(str(path)) + 1:].lstrip()
+            return f"line {where}" if where[:1].isdigit() else where
         return ""
+    text = path.read_text(encoding="utf-8", errors="replace")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:

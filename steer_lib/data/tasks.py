@@ -17,7 +17,6 @@ True
 """
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import spec, validity
+from ..files import read_jsonl
 from .download import require
 from .text import find_stop, normalise_whitespace  # noqa: F401 (API)
 from .validity import LETTERS, PARSERS, Parsed  # noqa: F401 (API)
@@ -96,15 +96,11 @@ def format_csqa(stem: str, options: list[str], key: str) -> str:
 def csqa_records(relpath: str) -> list[dict]:
     """CommonsenseQA rows as ``{"stem", "options" (5, in A–E order), "answer" (letter or None)}``."""
     out = []
-    with open(require(relpath), encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            choices = sorted(r["question"]["choices"], key=lambda c: c["label"])
-            out.append({"stem": normalise_whitespace(r["question"]["stem"]),
-                        "options": [normalise_whitespace(c["text"]) for c in choices],
-                        "answer": r.get("answerKey")})
+    for r in read_jsonl(require(relpath)):
+        choices = sorted(r["question"]["choices"], key=lambda c: c["label"])
+        out.append({"stem": normalise_whitespace(r["question"]["stem"]),
+                    "options": [normalise_whitespace(c["text"]) for c in choices],
+                    "answer": r.get("answerKey")})
     return out
 
 

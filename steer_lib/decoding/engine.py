@@ -7,7 +7,7 @@ A *stream* is one conditioning of one model for every sample of a batch:
 - ``neg``  — P_θ on the negative prompt N (η>0).
 
 Streams are packed into *groups*; each group is one forward per step over one preallocated
-cache (:mod:`steer_lib.kv`). With a PEFT LoRA model and no separate base model, ``ft`` and
+cache (:mod:`steer_lib.decoding.kv`). With a PEFT LoRA model and no separate base model, ``ft`` and
 ``base`` share a group as a mixed-adapter batch (``adapter_names=[active…, "__base__"…]``,
 one pass over one set of weights). ``neg`` gets a group of its own by default
 (``layout="split"``): its prefix is ~10× longer, and packing the short streams into the same

@@ -6,7 +6,7 @@ view needs no new forward pass.
 
 - :func:`dissect`: every token that moves (the union of P_θ's and STEER's top tokens), an "everything else"
   mass, ranks before/after, so claims about a step are read off a table;
-- :func:`entropy`, :func:`topk_logprobs`, :func:`rank_of`: the numbers that table is made of;
+- :func:`entropy_of_scores`, :func:`topk_logprobs`, :func:`rank_of`: the numbers that table is made of;
 - :func:`overtake_eta`: the η at which one token's score overtakes another's (bisection, for checking a closed form);
 - :func:`copy_steps`: decoding steps where the text so far is the start of an example in N, so P_θ(·|N) predicts
   the example's next token (the copy the η term is there to stop);
@@ -15,7 +15,7 @@ view needs no new forward pass.
 
 >>> import torch
 >>> lp = torch.log(torch.tensor([0.5, 0.25, 0.25]))
->>> round(entropy(lp), 4), rank_of(lp, 2)
+>>> round(entropy_of_scores(lp), 4), rank_of(lp, 2)
 (1.0397, 2)
 >>> topk_logprobs(lp, 1).exp().tolist()
 [1.0, 0.0, 0.0]
@@ -45,10 +45,10 @@ def _vector(name: str, t) -> torch.Tensor:
     return t.float()
 
 
-def entropy(scores: torch.Tensor) -> float:
+def entropy_of_scores(scores: torch.Tensor) -> float:
     """Entropy in nats of softmax(scores); ``-inf`` scores (filtered tokens) carry no mass.
 
-    >>> entropy(torch.tensor([0.0, 0.0, float("-inf")]))  # two equal tokens: log 2
+    >>> entropy_of_scores(torch.tensor([0.0, 0.0, float("-inf")]))  # two equal tokens: log 2
     0.6931471805599453
     """
     lp = torch.log_softmax(_vector("scores", scores).double(), -1)
@@ -218,7 +218,7 @@ def plot_topk_panel(ax, logp_theta, logp_phi, logp_neg, gamma: float, eta: float
     p = topk_logprobs(steer_scores(logp_theta, logp_phi, logp_neg, gamma, eta), k).exp()
     vals = [float(p[i]) for i in ids] + [max(0.0, 1 - float(p[list(ids)].sum()))]
     ax.barh(range(len(vals)), vals, color=["tab:purple"] * len(ids) + ["tab:gray"])
-    h = entropy(torch.log(p))
+    h = entropy_of_scores(torch.log(p))
     ax.set_title(f"γ = {gamma:g}, η = {eta:g}   H = {h:.2f} nats", fontsize=9)
     ax.set_yticks(range(len(vals)), list(labels) + ["(everything else)"], fontsize=7)
     ax.invert_yaxis()

@@ -10,7 +10,7 @@ one distribution; :func:`beam_two_steps` and :func:`contrastive_search_step` sho
 >>> logits = torch.tensor([2.0, 1.0, 0.5, -1.0])
 >>> (method_distribution("greedy", logits) > 0).sum().item()   # greedy keeps exactly one token
 1
->>> entropy(method_distribution("low_temperature", logits)) < entropy(torch.softmax(logits, -1))
+>>> entropy_of_probs(method_distribution("low_temperature", logits)) < entropy_of_probs(torch.softmax(logits, -1))
 True
 """
 from __future__ import annotations
@@ -55,10 +55,10 @@ def method_distribution(method: str, ft_logits: torch.Tensor, base_logits: torch
     return torch.softmax(scores, dim=-1)[0]
 
 
-def entropy(probs: torch.Tensor) -> float:
+def entropy_of_probs(probs: torch.Tensor) -> float:
     """Shannon entropy in nats (0·log 0 = 0).
 
-    >>> round(entropy(torch.tensor([0.5, 0.5, 0.0])), 4)
+    >>> round(entropy_of_probs(torch.tensor([0.5, 0.5, 0.0])), 4)
     0.6931
     """
     p = probs[probs > 0].double()
@@ -181,7 +181,7 @@ def plot_distributions(dists: dict[str, torch.Tensor], labels: list[str], token_
             ax.legend(fontsize=7, loc="upper right")
         ax.set_xticks(range(len(shown) + 1), labels + ["(rest)"], rotation=70, fontsize=7)
         note = f"\n{notes[name]}" if notes and name in notes else ""
-        ax.set_title(f"{name}{note}\nH = {entropy(p):.2f} nats, {int((p > 0).sum())} token(s) kept", fontsize=9)
+        ax.set_title(f"{name}{note}\nH = {entropy_of_probs(p):.2f} nats, {int((p > 0).sum())} token(s) kept", fontsize=9)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     axes[0][0].set_ylabel("probability")

@@ -49,7 +49,7 @@ class DownstreamConfig(Config):
     n_dev: int | None = None  # CSQA dev questions to score; None = all 1,221
     # The default learner ("adapter") starts as the zero-shot cosine scorer and learns W in s·cos(W q, o), early-
     # stopped on a held-out slice of its own training questions; "scratch" is a linear scorer (or MLP) over pair
-    # features from random weights. Measured in mcqa's docstring (lr and epochs chosen on CSQA train, not dev).
+    # features from random weights. Measured: docs/measurements.md (lr and epochs chosen on CSQA train, not dev).
     mcqa_init: str = "adapter"
     mcqa_epochs: int = 100  # passes over the training questions (adapter: at most; early stopping ends it sooner)
     mcqa_lr: float = 3e-4  # Adam(W) learning rate (scratch: 1e-3 was its measured setting)

@@ -10,35 +10,11 @@ up to noise; (c) misleading questions pull it down. ``df.attrs["zero_shot"]`` is
 ``df.attrs["vs_real"]`` each setting's difference from real-only with a paired bootstrap interval over the dev
 questions (:func:`~steer_lib.downstream.common.vs_real`).
 
-Why this learner (measured 2026-12-01, all-MiniLM-L6-v2 embeddings, seeds 0-2; real questions drawn from
-CSQA train[:2000]; differences from zero-shot, paired bootstrap 95 % over the scored questions):
-
-- chosen on a slice of CSQA *train* (train[2000:3000], zero-shot 0.390), never on dev. From scratch, every
-  setting scored 0.18-0.23 at the quick size (26 questions), below zero-shot. ``W = I + D`` (full rank):
-  lr 1e-2 pulls even 400 real questions 2 points below zero-shot (Adam's first steps are too large; a learnt
-  scale let the held-out loss improve while the ranking got worse, hence the frozen, pre-fitted scale); fixed
-  30 epochs without early stopping (lr 3e-3 / 1e-2): −4 to −11 points for real data. Early stopping on held-out
-  *accuracy* (lr 3e-4) hardly leaves zero-shot (every difference 0.000 to −0.003), so nothing could move it. A diagonal ``W`` (lr 3e-3): every
-  setting within ±0.007 of zero-shot, random keys included. Kept: full ``W``, lr 3e-4, no penalty, patience 10,
-  at most 100 epochs, loss-based early stopping. On that slice: real −0.009 (26 questions) / −0.007 (400),
-  neither separated from zero-shot; random answer keys −0.007 / −0.031 (400: interval −0.048 to −0.015,
-  separated); shuffled options (the key kept at its old position) 0.000 / −0.014 (separated). An L2 pull toward
-  ``I`` (1e-2) narrows both: real 400 −0.003, random keys 400 −0.008. 2,000 real questions: +0.005. (The variants
-  were measured with a prototype of this recipe; the kept one with this module's :func:`train_scorer`.)
-- then once on CSQA dev (all 1,221 questions, zero-shot 0.403; script: the dev questions scored by
-  :func:`train_scorer` + :func:`correct`, compared with :func:`~steer_lib.downstream.common.vs_real`): real
-  −0.006 (26 questions; −0.016 to +0.005) / −0.001 (400; −0.012 to +0.011), neither separated; random answer
-  keys −0.002 (26) / −0.036 (400; −0.051 to −0.020, separated); shuffled options 0.000 (26: early stopping
-  kept the zero-shot state in every seed) / −0.011 (400; −0.020 to −0.003, separated).
-- What it cannot do: frozen MiniLM embeddings hold little that a linear map learns about CSQA from at most a
-  few thousand questions, so *more real questions* barely push it up (+0.005 at 2,000). The experiment tells
-  data that misleads (wrong keys) from data that does not, not a small gain from a large one.
-
-The old learner (``mcqa_init="scratch"``): a linear layer (or MLP) over ``[q, o, q*o, |q-o|]`` from random
-weights (set ``mcqa_lr=1e-3, mcqa_epochs=30``, its measured setting). Last session's warm start -- a learnt
-scale × cosine plus a zero-initialised head over those features -- stayed at 0.40-0.42 at lr 1e-3 whatever it
-was trained on, random keys included, and fell below zero-shot at lr 1e-2 / 3e-2 (0.383 / 0.340 for 400 real
-questions); it is replaced by the adapter.
+Why this learner: chosen on a slice of CSQA *train*, never on dev, against from-scratch, diagonal and early-stopped-
+on-accuracy variants; it tells data that misleads (wrong answer keys) from data that does not, but frozen MiniLM
+embeddings leave little for more real questions to add. The measurements behind that choice (dated, with every
+variant's numbers) are in ``docs/measurements.md``. The old learner (``mcqa_init="scratch"``): a linear layer (or
+MLP) over ``[q, o, q*o, |q-o|]`` from random weights (set ``mcqa_lr=1e-3, mcqa_epochs=30``), replaced by the adapter.
 
 Settings: ``real`` (N real CSQA train questions, once, as method ``real-only``), ``synthetic``
 (N synthetic questions per method -- only those the task parser accepts; the rejected ones are

@@ -15,15 +15,13 @@
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..files import write_atomic, write_json
 
 METRICS = ("accuracy", "f1", "roc_auc")
 SETTING_ORDER = ("real", "real+synthetic", "synthetic")
@@ -135,18 +133,6 @@ def records(df: pd.DataFrame) -> list[dict]:
             for r in df.to_dict(orient="records")]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", chance: float | None = None,
                  meta: dict | None = None, base_model: str = "") -> dict[str, Path]:
     """Write the summary (csv, md, json), the per-seed rows and the bar chart; return their paths."""
@@ -159,15 +145,15 @@ def save_outputs(df: pd.DataFrame, task: str, profile: str, *, tag: str = "", ch
     s = summarise(df)
     written = {"csv": out / f"{name}.csv", "md": out / f"{name}.md", "seeds_csv": out / f"{name}_seeds.csv",
                "json": out / f"{name}.json"}
-    _atomic_write(written["csv"], s.to_csv(index=False))
-    _atomic_write(written["seeds_csv"], df.to_csv(index=False))
+    write_atomic(written["csv"], s.to_csv(index=False))
+    write_atomic(written["seeds_csv"], df.to_csv(index=False))
     notes = "".join(f"\n{k.replace('_', ' ')}: {df.attrs[k]:.3f}\n" for k in ("zero_shot",) if k in df.attrs)
     notes += vs_real_markdown(df.attrs.get("vs_real"))
-    _atomic_write(written["md"], to_markdown(s) + notes)
+    write_atomic(written["md"], to_markdown(s) + notes)
     extra = {"rejections": df.attrs.get("rejections", {}), "zero_shot": df.attrs.get("zero_shot"),
              "vs_real": df.attrs.get("vs_real", []), **(meta or {})}
     blob = {"task": task, "profile": profile, "base_model": base_model, "tag": tag, **extra, "summary": records(s)}
-    _atomic_write(written["json"], json.dumps(blob, indent=1, default=str) + "\n")
+    write_json(written["json"], blob, strict=False, default=str)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * s["method"].nunique() + 2), 3.6))
     plot(df, ax=ax, chance=chance)
     model = f", {base_model}" if base_model else ""

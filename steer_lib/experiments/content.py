@@ -20,7 +20,8 @@ import pandas as pd
 from .. import paths
 from ..config import check_profile
 from ..data.tasks import get_task
-from .experiment import ExperimentConfig, generation_path, read_jsonl
+from ..files import read_jsonl
+from .experiment import ExperimentConfig, generation_path
 
 # Real texts scored by P_θ and P_φ for :func:`domain_words`: two forward passes each, seconds on a CPU at smoke.
 CONTENT_TEXTS = {"smoke": 48, "quick": 200, "paper": 1000}

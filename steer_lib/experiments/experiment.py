@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from ..models import model_id
 from ..config import Config, check_profile
 from ..data.tasks import get_task
 from ..decoding.methods import METHODS
+from ..files import read_jsonl, write_json
 
 GAMMA_ETA_METHODS = ("steer", "negative_only")
 
@@ -53,11 +53,10 @@ class ExperimentConfig(Config):
                   "methods": ("top_k", "contrastive_decoding", "negative_only", "steer"),
                   "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3), "mauve_seeds": 1, "bootstrap": 20,
                   "reference_n": 40},
-        # A 2-core CPU in about 90 minutes (`make reproduce`). What bounds it: STEER prefills each sample's
-        # k=10 negative prompt (~475 tokens for hypotheses, ~850 for comments; ~4 s per sample on one core),
-        # and every η>0 set pays it. 40 samples × 8 methods + a 2×3 grid (η, the costly axis, at three
-        # levels) per task variant fit; γ=0 grid points reuse negative_only's set (the same samples).
-        # The authors' outputs are scored at 300 per side (86 s measured, cold; all of them take 8 min at one thread).
+        # Sized for a 2-core CPU (`make reproduce`; the measurements behind it: docs/measurements.md). What bounds
+        # it: STEER prefills each sample's k=10 negative prompt, and every η>0 set pays it. 40 samples × 8 methods
+        # + a 2×3 grid (η, the costly axis, at three levels) per task variant fit; γ=0 grid points reuse
+        # negative_only's set (the same samples). The authors' outputs are scored at 300 per side, not all of them.
         "quick": {"n_samples": 40, "batch_size": 20, "grid_gammas": (0.0, 0.3), "grid_etas": (0.0, 0.3, 0.6),
                   "reference_n": 300},
         # The paper's sizes, for a GPU.
@@ -123,11 +122,6 @@ def _domain_model(task: str, profile: str, base_model: str = ""):
     return load_domain_model(task, profile, base=base_model or None)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, gamma: float | None = None,
                       eta: float | None = None, progress: bool = False, **overrides: Any) -> list[dict]:
     """The sample records of one experiment, generating whatever is missing (resumes a partial file)."""
@@ -169,7 +163,7 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
                     eta: float | None = None, force: bool = False, **overrides: Any) -> dict[str, Any]:
     """Every metric of one sample set against the real data (cached beside the generations)."""
     from ..metrics.evaluation import evaluate
-    from ..metrics.io import METRICS_VERSION
+    from ..metrics.keys import METRICS_VERSION
 
     cfg = ExperimentConfig.for_profile(check_profile(profile), **overrides)
     gen = generation_path(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
@@ -185,8 +179,5 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
     result = {"task": get_task(task).name, "method": method, "seed": seed, "profile": profile,
               "base_model": model_id(cfg.base_model or None),
               **method_settings(method, cfg, gamma, eta), "metrics_version": METRICS_VERSION, **result}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1, default=float))
-    os.replace(tmp, out)
+    write_json(out, result, strict=False, default=float)  # NaN stays NaN: the readers are this module's callers
     return result

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..data import get_task
-from ..files import jsonable, write_atomic
+from ..files import jsonable, read_jsonl, write_atomic
 
 AUDIT_KEYS = ("n_tokens", "stop", "negative_ids", "negative_is_real")  # recorded by generation since kit 0.2
 # Licence notes of the real data each built-in task conditions on (from the data manifest's sources).
@@ -46,13 +46,7 @@ def read_generations(path: str | Path) -> list[dict]:
     if not p.is_file():
         raise ExportError(f"{p}: no such generations file")
     records = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ExportError(f"{p}:{i}: not a JSON record ({exc.msg})") from None
+    for i, rec in read_jsonl(p, ExportError, numbered=True):
         if not isinstance(rec, dict) or "text" not in rec:
             raise ExportError(f"{p}:{i}: not a generation record (no 'text')")
         records.append(rec)

@@ -1,6 +1,6 @@
 """The ablation figures: γ×η heatmaps (the paper's figure) and the diversity–fidelity Pareto scatter.
 
-Both take the tables :mod:`steer_lib.sweep` and :mod:`steer_lib.results` return and draw only;
+Both take the tables :mod:`steer_lib.experiments.sweep` and :mod:`steer_lib.experiments.results` return and draw only;
 saving goes through :func:`steer_lib.plots.savefig` (PNG + PDF under ``figures/<profile>/``).
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .tables import pareto_front
+from .selection import pareto_front
 
 HEATMAP_METRICS = (("adv_auroc", "adversarial AUROC ↓", "viridis_r"), ("ngram3", "normalised 3-grams ↑", "viridis"),
                    ("mauve", "MAUVE ↑", "viridis"))

@@ -99,6 +99,9 @@ def execute(notebook: str, params: dict, out: Path, *, threads: int | None = Non
 
     The executed copy is written to ``out`` even when the notebook fails, so the error can be read there.
     """
+    from ..extras import check
+
+    check("papermill", "running the notebooks")  # one line naming the extra, not a subprocess's traceback
     out.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if threads:

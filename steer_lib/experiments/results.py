@@ -20,7 +20,7 @@ import pandas as pd
 from .. import paths
 from ..config import check_profile
 from ..data.tasks import get_task
-from ..metrics.io import DIVERSITY_KEYS
+from ..metrics.keys import DIVERSITY_KEYS
 from ..runtime import no_log
 
 TAG_RE = re.compile(r"_n(?P<n>\d+)_t(?P<t>\d+)_s(?P<s>\d+)$")
@@ -172,7 +172,7 @@ def score_authors_grid(seeds=GRID_SEEDS, *, force: bool = False, log: Callable[[
     from ..metrics.evaluation import evaluate
 
     out = paths.runs_dir() / "reference" / "grid.csv"
-    from ..metrics.io import METRICS_VERSION
+    from ..metrics.keys import METRICS_VERSION
 
     have = pd.read_csv(out) if out.is_file() and not force else pd.DataFrame(columns=["gamma", "eta", "seed"])
     if len(have) and (have.get("metrics_version") != METRICS_VERSION).any():

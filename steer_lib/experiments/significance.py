@@ -188,7 +188,8 @@ def load_set(generation: Path, task: str, seed: int, *, n: int | None = None, em
     from ..metrics.embeddings import as_embedder
     from ..metrics.evaluation import sample_pair
     from ..metrics.text import tokenize
-    from .experiment import read_jsonl, real_reference
+    from ..files import read_jsonl
+    from .experiment import real_reference
 
     if not generation.is_file():
         raise FileNotFoundError(f"{generation}: no generations recorded for this row")

@@ -244,7 +244,8 @@ def score(task: str, generation: Path, cfg: StudyConfig) -> dict[str, Any]:
     """Every metric of one set against the real training pool (cached; recomputed when the generations change)."""
     from ..files import write_json
     from ..metrics.evaluation import evaluate
-    from .experiment import read_jsonl, real_reference
+    from ..files import read_jsonl
+    from .experiment import real_reference
 
     out, sha = metrics_file(generation, cfg.base_model), _sha256(generation)
     if out.is_file():

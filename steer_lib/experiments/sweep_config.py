@@ -1,6 +1,6 @@
 """``python -m steer_lib sweep``: the sweep's settings (a YAML file and/or flags) and its command line.
 
-The grid runner itself is :mod:`steer_lib.sweep`.
+The grid runner itself is :mod:`steer_lib.experiments.sweep`.
 
     python -m steer_lib sweep --task hypotheses --gamma 0,0.3,0.6 --eta 0,0.3,0.6 --seeds 0 [--n 100] [--jobs 2]
     python -m steer_lib sweep -f configs/sweep_quick.yaml [--task commonsense] [--list]
@@ -23,7 +23,8 @@ class SweepConfig(Config):
     etas: tuple[float, ...] = ()  # η values; () = the profile's grid (ExperimentConfig.grid_etas)
     seeds: tuple[int, ...] = ()  # generation seeds; () = the profile's seeds
     n: int = 0  # samples per point; 0 = the profile's n_samples
-    jobs: int = 1  # grid points executed in parallel processes
+    jobs: int = 1  # grid points at once: worker processes that each keep P_θ loaded from point to point
+    notebooks: bool = False  # run each point as a papermill execution of notebook 03 (one executed copy per point)
     base_model: str = ""  # "" = the embedded SmolLM2-135M; or any Hugging Face id / local folder
 
     def validate(self) -> None:

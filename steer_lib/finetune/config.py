@@ -39,11 +39,10 @@ class FinetuneConfig(Config):
     seed: int = 0  # LoRA init and batch order
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
-        # CI: ≤ 2 min per task on a 2-core CPU, model load and both evaluations included.
-        # Measured (hypotheses): held-out loss 4.36 -> 2.39 per token; 154 CPU-s on one busy thread in all.
+        # CI: ≤ 2 min per task on a 2-core CPU, model load and both evaluations included (docs/measurements.md).
         "smoke": {"steps": 12, "batch_size": 8, "max_length": 72, "lr": 2e-3, "eval_examples": 32,
                   "eval_max_length": 128},
-        # The README's main job: ≤ 6 min per task on a 2-core CPU (≈ 5.7 s per step of 8 × ≤ 96 tokens there).
+        # The README's main job: ≤ 6 min per task on a 2-core CPU (docs/measurements.md).
         "quick": {"steps": 40, "batch_size": 8, "max_length": 96, "lr": 2e-3},
         # The STEER authors' settings (QLoRA on a GPU).
         "paper": {"steps": 2000, "batch_size": 16, "grad_accum": 4, "max_length": 512, "lr": 2e-4,

@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import models, paths
 from ..config import check_profile
+from ..files import write_json
 from ..data.tasks import Task, get_task
 from ..runtime import configure_threads
 from .config import FinetuneConfig
@@ -151,7 +152,7 @@ def _save(model, record: dict[str, Any], final: Path, checkpoints: Path | None =
         model.save_pretrained(str(tmp))
         if checkpoints is not None and checkpoints.is_dir():
             shutil.copytree(checkpoints, tmp / "checkpoints")
-        (tmp / RECORD).write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        write_json(tmp / RECORD, record, strict=False, default=str)
         if final.exists():  # force=True, or an unfinished folder from elsewhere: set it aside first
             os.replace(final, old)
         os.replace(tmp, final)

@@ -78,8 +78,8 @@ def protocol_settings(protocol: str = "kit", *, classifier: str | None = None, m
 def single_threaded():
     """Limit BLAS/OpenMP pools to one thread for these small problems.
 
-    Measured on the shared 2-core CPU: a 2,000×384 SVD (MAUVE's PCA) took 19 s with two
-    OpenBLAS threads under load and 0.3 s with one -- spinning threads fight other processes.
+    Spinning BLAS threads fight other processes on a busy CPU: one thread is many times faster there for
+    these sizes (measured: ``docs/measurements.md``).
     """
     try:
         from threadpoolctl import threadpool_limits

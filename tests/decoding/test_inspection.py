@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -17,9 +18,9 @@ C = torch.log(torch.tensor([0.70, 0.20, 0.05, 0.04, 0.01]))
 
 
 def test_entropy_ignores_filtered_tokens_and_normalises():
-    assert inspection.entropy(torch.zeros(4)) == pytest.approx(math.log(4))
-    assert inspection.entropy(torch.tensor([3.0, 3.0, float("-inf")])) == pytest.approx(math.log(2))
-    assert inspection.entropy(A + 7.0) == pytest.approx(inspection.entropy(A))
+    assert inspection.entropy_of_scores(torch.zeros(4)) == pytest.approx(math.log(4))
+    assert inspection.entropy_of_scores(torch.tensor([3.0, 3.0, float("-inf")])) == pytest.approx(math.log(2))
+    assert inspection.entropy_of_scores(A + 7.0) == pytest.approx(inspection.entropy_of_scores(A))
 
 
 def test_rank_and_topk():
@@ -55,9 +56,18 @@ def test_overtake_eta_matches_the_closed_form():
         inspection.overtake_eta(A, B, C.flip(0), 0.0, 0, 1)  # N favours the leader: the gap only grows
 
 
-def test_steer_scores_is_the_kit_combine():
-    s = inspection.steer_scores(A, B, C, 0.3, 0.7)
-    assert torch.allclose(s, SteerCombine(0.3, 0.7)(A[None], B[None], C[None])[0])
+def test_steer_scores_follow_the_formula():
+    """s = (1 + γ) log P_θ − γ log P_φ − η log P_θ(·|N), written out from the probabilities A, B, C were made from."""
+    g, e = 0.3, 0.7
+    pa, pb, pc = [.40, .30, .20, .08, .02], [.50, .30, .10, .02, .08], [.70, .20, .05, .04, .01]
+    want = [(1 + g) * math.log(a) - g * math.log(b) - e * math.log(c) for a, b, c in zip(pa, pb, pc)]
+    s = inspection.steer_scores(A, B, C, g, e)
+    assert s.tolist() == pytest.approx(want, abs=1e-5)
+    assert s.tolist()[0] == pytest.approx(-0.73356, abs=1e-4)  # the first token's score, worked by hand
+    # logits, not log-probabilities: each vector is normalised first, so shifting one by a constant changes nothing
+    assert torch.allclose(inspection.steer_scores(A + 3.0, B - 2.0, C + 1.0, g, e), s, atol=1e-5)
+    assert torch.allclose(inspection.steer_scores(A, B, C, 0.0, 0.0), A, atol=1e-6)  # no knobs: P_θ itself
+    assert torch.allclose(s, SteerCombine(g, e)(A[None], B[None], C[None])[0])  # and it is the engine's combine
 
 
 def test_engine_cap_is_read_from_the_engine():
@@ -65,8 +75,21 @@ def test_engine_cap_is_read_from_the_engine():
 
     from steer_lib.decoding import generate
 
-    assert inspection.ENGINE_MAX_NEGATIVE_TOKENS == stdlib_inspect.signature(generate).parameters[
-        "max_negative_tokens"].default
+    cap = inspection.ENGINE_MAX_NEGATIVE_TOKENS
+    assert cap == stdlib_inspect.signature(generate).parameters["max_negative_tokens"].default
+    assert isinstance(cap, int) and cap >= 1
+
+
+def test_engine_cap_bites_on_a_long_n(tokenizer):
+    """An N built with the cap is cut to whole examples within it: the cap a hand-written loop copies is a real one."""
+    cap = inspection.ENGINE_MAX_NEGATIVE_TOKENS
+    example = "Is dark matter made of primordial black holes or of weakly interacting particles?"
+    one = len(tokenizer(" " + example)["input_ids"])
+    examples = [example] * (2 * cap // one + 2)  # about twice the cap
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns once per cap and process; the length is the point here
+        ids = negative_ids(tokenizer, examples, cap)
+    assert cap - one - 1 <= len(ids) <= cap < len(tokenizer(" ".join(examples))["input_ids"])
 
 
 def test_copy_steps_give_the_three_distributions_of_each_step(tokenizer):
@@ -103,6 +126,6 @@ def test_grid_has_one_panel_per_setting():
     matplotlib.use("Agg")
     fig, ent = inspection.plot_topk_grid(A, B, C, [0.0, 2.0], [0.0, 0.5, 0.9], [0, 1, 2], ["a", "b", "c"], 3)
     assert len(fig.axes) == 6 and set(ent) == {(g, e) for g in (0.0, 2.0) for e in (0.0, 0.5, 0.9)}
-    assert ent[(0.0, 0.0)] == pytest.approx(inspection.entropy(inspection.topk_logprobs(A, 3)))
+    assert ent[(0.0, 0.0)] == pytest.approx(inspection.entropy_of_scores(inspection.topk_logprobs(A, 3)))
     with pytest.raises(ValueError, match="non-empty"):
         inspection.plot_topk_grid(A, B, C, [], [0.0], [0], ["a"], 3)

@@ -15,7 +15,7 @@ def test_each_transform_does_what_the_method_says():
     p = torch.softmax(ft, -1)
     greedy = primer.method_distribution("greedy", ft)
     assert (greedy > 0).sum() == 1 and greedy.argmax() == ft.argmax()
-    assert primer.entropy(primer.method_distribution("low_temperature", ft)) < primer.entropy(p)
+    assert primer.entropy_of_probs(primer.method_distribution("low_temperature", ft)) < primer.entropy_of_probs(p)
     top = primer.method_distribution("top_k", ft)
     assert int((top > 0).sum()) == 10 and set(top.topk(10).indices.tolist()) == set(ft.topk(10).indices.tolist())
     nuc = primer.method_distribution("nucleus", ft)

@@ -58,5 +58,5 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert export_cli.cli([str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")]) == 2
     assert "no such generations file" in capsys.readouterr().err
     (tmp_path / "x.jsonl").write_text('{"text": "ok"}\n{broken\n')
-    with pytest.raises(ExportError, match=r"x.jsonl:2: not a JSON record"):
+    with pytest.raises(ExportError, match=r"x.jsonl:2: not valid JSON"):
         export(tmp_path / "x.jsonl", tmp_path / "o")

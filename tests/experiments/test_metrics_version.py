@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from steer_lib.experiments import experiment
-from steer_lib.metrics.io import METRICS_VERSION
+from steer_lib.metrics.keys import METRICS_VERSION
 
 
 def test_stale_metrics_file_is_rescored(tmp_path, monkeypatch):

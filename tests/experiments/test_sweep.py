@@ -1,4 +1,5 @@
-"""The γ×η sweep: YAML/CLI parsing, skipping finished points, recording, failures (no model runs here)."""
+"""The γ×η sweep: YAML/CLI parsing, skipping finished points, recording, failures (stand-ins for the model here),
+and, at the end, a real sweep on a tiny random-weight model whose worker processes keep P_θ loaded."""
 from __future__ import annotations
 
 import json
@@ -19,11 +20,13 @@ def runs(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fake_notebook(monkeypatch):
-    """Stand-in for papermill running notebook 03: writes the samples and metrics a real run writes."""
+    """Stand-in for a point's work -- papermill running notebook 03 (``--notebooks``) or the library calls (the
+    default, in this process at jobs=1): writes the samples and metrics a real run writes. ``calls[i]["via"]`` says
+    which form ran."""
     calls = []
 
     def execute(notebook, params, out, *, threads=None, timeout=0):
-        calls.append(params)
+        calls.append({**params, "via": "notebook"})
         if params["GAMMA"] == 9.0:
             raise pipeline.PipelineError(f"{notebook} {params} failed")
         p = sweep._paths(params["TASK"], params["GAMMA"], params["ETA"], params["SEED"], params["PROFILE"],
@@ -38,7 +41,15 @@ def fake_notebook(monkeypatch):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("{}")
 
+    def generate_point(task, gamma, eta, seed, *, profile, n, base_model=""):
+        p = sweep._paths(task, gamma, eta, seed, profile, n, base_model)
+        execute(sweep.NOTEBOOK, {"PROFILE": profile, "TASK": task, "GAMMA": gamma, "ETA": eta, "SEED": seed,
+                                 "N_SAMPLES": n}, p["notebook"])
+        p["notebook"].unlink()  # the library form writes no notebook
+        calls[-1]["via"] = "library"
+
     monkeypatch.setattr(pipeline, "execute", execute)
+    monkeypatch.setattr(sweep, "generate_point", generate_point)
     monkeypatch.setattr(sweep, "validation_scores", lambda task, texts, **kw: {"mauve": 0.5, "n": len(texts)})
     return calls
 
@@ -74,18 +85,34 @@ def test_shipped_configs_match_the_profiles():
         assert len(cfg.tasks) == 4
 
 
-def test_sweep_runs_missing_points_only(runs, fake_notebook):
-    df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0], profile="smoke", n=3, log=lambda s: None)
+@pytest.mark.parametrize("notebooks", [False, True])
+def test_sweep_runs_missing_points_only(runs, fake_notebook, notebooks):
+    df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0], profile="smoke", n=3, log=lambda s: None,
+                         notebooks=notebooks)
     assert len(fake_notebook) == 4 and len(df) == 4
+    assert {c["via"] for c in fake_notebook} == {"notebook" if notebooks else "library"}
     assert {(r.gamma, r.eta) for r in df.itertuples()} == {(0, 0), (0, 0.6), (0.6, 0), (0.6, 0.6)}
     assert set(df["status"]) == {"ran"} and (df["n_samples"] == 3).all() and (df["val_n"] == 3).all()
-    rec = json.loads(next((runs / "smoke" / "sweeps" / "hypotheses" / "points").glob("*g0.6_e0_*.json")).read_text())
-    assert rec["metrics"]["mauve"] == pytest.approx(0.3) and rec["seconds"]["notebook"] >= 0 and rec["seed"] == 0
+    sweeps = runs / "smoke" / "sweeps" / "hypotheses"
+    rec = json.loads(next((sweeps / "points").glob("*g0.6_e0_*.json")).read_text())
+    assert rec["metrics"]["mauve"] == pytest.approx(0.3) and rec["seconds"]["point"] >= 0 and rec["seed"] == 0
+    assert rec["runner"] == ("notebook" if notebooks else "library")
+    assert (rec["notebook"] is not None) == notebooks == any((sweeps / "executed").glob("*.ipynb"))
     assert df["mauve"].isna().sum() == 1  # a NaN metric (stored as null) stays NaN
     # rerun, with one more seed: only the new seed's points run
-    df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0, 1], profile="smoke", n=3, log=lambda s: None)
+    df = sweep.run_sweep("hypotheses", [0, 0.6], [0, 0.6], [0, 1], profile="smoke", n=3, log=lambda s: None,
+                         notebooks=notebooks)
     assert len(fake_notebook) == 8 and len(df) == 8
     assert sorted(p["SEED"] for p in fake_notebook[4:]) == [1, 1, 1, 1]
+
+
+def test_records_from_before_the_library_runner_still_load(runs, fake_notebook):
+    sweep.run_sweep("hypotheses", [0.6], [0], [0], profile="smoke", n=3, log=lambda s: None)
+    f = next((runs / "smoke" / "sweeps" / "hypotheses" / "points").glob("*.json"))
+    rec = json.loads(f.read_text())
+    rec["seconds"] = {"notebook": 7.0, "validation": 2.0, "metrics": 1.0}  # the older key
+    f.write_text(json.dumps(rec))
+    assert sweep.load_sweep("hypotheses", "smoke")["seconds"].tolist() == [9.0]
 
 
 def test_point_with_existing_metrics_is_recorded_without_running(runs, fake_notebook):
@@ -113,9 +140,11 @@ def test_gamma_zero_point_reuses_the_negative_only_set(runs, fake_notebook):
     assert [(c["GAMMA"], c["ETA"]) for c in fake_notebook] == [(0.0, 0.6)]
 
 
-def test_failed_point_is_reported_and_others_kept(runs, fake_notebook):
+@pytest.mark.parametrize("notebooks, jobs", [(True, 2), (False, 1)])  # library jobs>1: the tiny-model test below
+def test_failed_point_is_reported_and_others_kept(runs, fake_notebook, notebooks, jobs):
     with pytest.raises(RuntimeError, match="γ=9 η=0 seed=0"):
-        sweep.run_sweep("hypotheses", [0, 9], [0], [0], profile="smoke", n=2, jobs=2, log=lambda s: None)
+        sweep.run_sweep("hypotheses", [0, 9], [0], [0], profile="smoke", n=2, jobs=jobs, log=lambda s: None,
+                        notebooks=notebooks)
     df = sweep.load_sweep("hypotheses", "smoke")
     assert df[["gamma", "eta"]].values.tolist() == [[0.0, 0.0]]
 
@@ -187,3 +216,68 @@ def test_shards_run_only_their_points_and_together_the_grid(runs, fake_notebook,
     assert [len(r) for r in ran] == [3, 3, 2] and len(set().union(*ran)) == 8 == len(fake_notebook)
     assert {t for t, *_ in ran[0]} == {"hypotheses", "commonsense"}
     assert sweep_cli.cli(args + ["--shard", "1/3"]) == 0 and len(fake_notebook) == 8  # done points are skipped
+
+
+def _tiny_task(folder, tokenizer):
+    """A 35-text task of the kit's spec format and a 2-layer random Llama in a folder: a real sweep in seconds."""
+    import csv
+
+    import yaml
+
+    from conftest import make_tiny_llama
+
+    base = folder / "tiny-base"
+    make_tiny_llama(len(tokenizer)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    with open(folder / "tips.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "tip"])
+        w.writerows([i, f"Water tomato plant {i} before noon and check the soil."] for i in range(45))
+    spec = folder / "tips.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "garden-tips", "prompt": "### Instruction: Write a gardening tip.\n ### Tip:", "max_new_tokens": 12,
+        "stop_strings": ["\n", "###"], "validity": {"regex": "(?P<tip>[A-Z].*)"}, "val_size": 5, "test_size": 5,
+        "data": {"train": {"files": ["tips.csv"], "text": "tip"}}}), encoding="utf-8")
+    return str(spec), str(base)
+
+
+@pytest.mark.slow
+def test_library_sweep_loads_the_model_once_per_process(iso, tokenizer):
+    import os
+
+    from steer_lib.experiments.experiment import generation_path
+    from steer_lib.files import read_jsonl
+    from steer_lib.finetune import finetune
+
+    spec, base = _tiny_task(iso, tokenizer)
+    finetune(spec, "smoke", base=base, progress=False)  # the adapter is cached; the points only load it
+
+    def records():  # runs/smoke@tiny-base-<hash>/sweeps/garden-tips/points/*.json
+        files = sorted((iso / "runs").glob("smoke@*/sweeps/garden-tips/points/*.json"))
+        return {(r["gamma"], r["seed"]): r for r in (json.loads(f.read_text()) for f in files)}
+
+    lines = []
+    # two worker processes, four points: each worker loads P_θ for its first point only
+    df = sweep.run_sweep(spec, [0.0, 0.3], [0.0], [0, 1], profile="smoke", n=4, jobs=2, base_model=base,
+                         log=lines.append)
+    recs = records()
+    assert len(df) == 4 == len(recs) and {r["status"] for r in recs.values()} == {"ran"}, lines
+    assert {r["runner"] for r in recs.values()} == {"library"} and not list((iso / "runs").glob("**/executed/*.ipynb"))
+    pids = {r["pid"] for r in recs.values()}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    for pid in pids:
+        assert [r["loaded_model"] for r in recs.values() if r["pid"] == pid].count(True) == 1
+    for (g, s), r in recs.items():
+        gen = generation_path(spec, "steer", profile="smoke", seed=s, gamma=g, eta=0.0, n_samples=4, base_model=base)
+        assert len(read_jsonl(gen)) == 4 and r["metrics"]["n"] == 4 and r["val"]["n"] == 4 and r["n_samples"] == 4
+    # jobs=1: the points run in this process, and the second reuses the model the first loaded
+    sweep.run_sweep(spec, [0.0, 0.3], [0.0], [2], profile="smoke", n=4, jobs=1, base_model=base)
+    here = [records()[(g, 2)] for g in (0.0, 0.3)]
+    assert [r["pid"] for r in here] == [os.getpid()] * 2 and [r["loaded_model"] for r in here] == [True, False]
+
+
+def test_cli_runs_library_calls_unless_notebooks_is_asked(runs, fake_notebook):
+    args = ["--profile", "smoke", "--task", "hypotheses", "--eta", "0", "--seeds", "0", "--n", "2"]
+    assert sweep_cli.cli(args + ["--gamma", "0.6"]) == 0
+    assert sweep_cli.cli(args + ["--gamma", "0.3", "--notebooks"]) == 0
+    assert [(c["GAMMA"], c["via"]) for c in fake_notebook] == [(0.6, "library"), (0.3, "notebook")]

@@ -264,7 +264,7 @@ def test_task_table_tests_the_recorded_sets(recorded):
             f = recorded / "smoke" / "metrics" / "hypotheses" / f"{m}_{SIZE}_s{seed}.json"
             rec = json.loads(f.read_text())
             f.write_text(json.dumps({**rec, "self_bleu": set_diversity.self_bleu(texts, seed=seed), "n": 8}))
-    s, info = tables.task_table("hypotheses", "smoke", embedder=Embedder(bag_of_words, cache=False))
+    s, info = tables.task_table("hypotheses", "smoke", test=True, embedder=Embedder(bag_of_words, cache=False))
     sig = s.attrs["significance"]
     assert sig["self_bleu"]["best"] == "low_temperature" and sig["self_bleu"]["runner_up"] == "beam"
     assert sig["self_bleu"]["separated"]  # distinct texts vs one text repeated
@@ -319,3 +319,28 @@ def test_paper_section_is_notebook_07s_view_of_one_task(recorded, tmp_path):
     assert all("(authors' Falcon-7B outputs)" in p for p in sec.paragraphs[1:])
     empty = tables.paper_section("commonsense", "smoke", ref)  # nothing recorded, nothing released in the CSV
     assert empty.kit_missing and empty.paragraphs == [] and "_No kit results recorded for commonsense" in empty.markdown
+
+
+def test_building_a_table_runs_no_bootstrap_unless_asked(recorded, monkeypatch):
+    """The tests re-embed every sample set (minutes): task_table only runs them with test=True."""
+    from steer_lib.experiments import significance
+
+    def compare(*a, **k):
+        raise AssertionError("significance.compare ran")
+
+    monkeypatch.setattr(significance, "compare", compare)
+    s, info = tables.task_table("hypotheses", "smoke")
+    assert "significance" not in s.attrs and info["steer_label"] == "steer γ=0 η=0.6"
+    with pytest.raises(AssertionError, match="compare ran"):
+        tables.task_table("hypotheses", "smoke", test=True)
+
+
+def test_figures_and_selection_do_not_import_the_renderer():
+    import subprocess
+    import sys
+
+    code = ("import sys; import steer_lib.experiments.figures, steer_lib.experiments.selection; "
+            "print(sorted(m for m in ('steer_lib.experiments.table_render', 'steer_lib.experiments.tables', "
+            "'steer_lib.experiments.significance') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -12,7 +12,7 @@ from steer_lib.metrics import embeddings
 from steer_lib.cli import evaluate as evaluate_cli
 from steer_lib.authors import outputs as reference
 from steer_lib.metrics.embeddings import Embedder
-from steer_lib.metrics.io import InputError, read_texts
+from steer_lib.metrics.input_files import InputError, read_texts
 
 
 @pytest.fixture()
