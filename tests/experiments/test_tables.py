@@ -354,3 +354,14 @@ def test_same_set_names_the_twin_of_a_gamma_zero_point_only():
     assert tables.same_set("steer γ=0 η=0.6") == {"negative_only η=0.6"}
     assert tables.same_set("steer γ=0.3 η=0") == set() and tables.same_set("negative_only η=0.3") == set()
     assert tables.is_negative_only("steer γ=0 η=0") and not tables.is_negative_only("steer (final formula)")
+
+
+def test_pareto_plot_names_points_at_one_place_once_and_says_what_a_gamma_zero_star_is():
+    pts = pd.DataFrame({"label": ["top_k", "negative_only η=0.3", "steer γ=0 η=0.3", "steer γ=0.3 η=0.3"],
+                        "kind": ["baseline", "baseline", "grid", "grid"], "ngram3": [0.5, 0.86, 0.86, 0.82],
+                        "mauve": [0.9, 0.93, 0.93, 0.51], "adv_auroc": [0.6, 0.79, 0.79, 0.94], "seeds": 1})
+    fig = ablation_plots.pareto_plot(pts, "hypotheses", highlight="steer γ=0 η=0.3")
+    names = [t.get_text() for t in fig.axes[0].texts]
+    assert "negative_only η=0.3 = γ=0 η=0.3" in names and len(names) == 3  # no two labels printed on one spot
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "reported (star): steer γ=0 η=0.3 = negative prompting alone" in legend
