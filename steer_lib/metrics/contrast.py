@@ -66,18 +66,39 @@ def token_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = ""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     was_training = model.training
     model.eval()
-    out = []
+    enc = [tokenizer(" " + t, add_special_tokens=False, return_offsets_mapping=True) for t in texts]
+    # Batches of similar length: every row of a batch is padded to its longest, and real comments run from a few
+    # tokens to thousands, so batching in text order spent most of the forward passes on padding. Padding is on the
+    # right under a causal mask, so a row's log-probabilities do not depend on its batch-mates.
+    order = sorted(range(len(texts)), key=lambda i: len(enc[i]["input_ids"]))
+    out: list = [None] * len(texts)
     try:
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start: start + batch_size]
-            enc = [tokenizer(" " + t, add_special_tokens=False, return_offsets_mapping=True) for t in chunk]
-            rows = [prompt_ids + list(e["input_ids"]) for e in enc]
+        for start in range(0, len(order), batch_size):
+            idx = order[start: start + batch_size]
+            rows = [prompt_ids + list(enc[i]["input_ids"]) for i in idx]
             on = _token_logprobs(model, rows, len(prompt_ids), pad, off=False)
             off = _token_logprobs(model, rows, len(prompt_ids), pad, off=True)
-            out += [([tuple(s) for s in e["offset_mapping"]], a - b) for e, a, b in zip(enc, on, off)]
+            for i, a, b in zip(idx, on, off):
+                out[i] = ([tuple(s) for s in enc[i]["offset_mapping"]], a - b)
     finally:
         model.train(was_training)
     return out
+
+
+def _word_tokens(spans: list[tuple[int, int]], start: int, end: int, starts: np.ndarray, ends: np.ndarray,
+                 monotonic: bool) -> list[int]:
+    """The tokens whose span overlaps characters ``[start, end)``. When the spans are in order (a fast tokenizer's
+    are) a binary search finds the candidates, so scoring a text is linear in its length, not quadratic; otherwise
+    every token is checked. The overlap test is the same either way.
+
+    >>> sp = [(0, 1), (1, 4), (4, 6), (6, 6), (6, 9)]
+    >>> st, en = np.array([a for a, _ in sp]), np.array([b for _, b in sp])
+    >>> _word_tokens(sp, 1, 6, st, en, True), _word_tokens(sp, 1, 6, st, en, False)
+    ([1, 2], [1, 2])
+    """
+    lo, hi = (int(np.searchsorted(ends, start, side="right")), int(np.searchsorted(starts, end, side="left"))) \
+        if monotonic else (0, len(spans))
+    return [k for k in range(lo, hi) if spans[k][0] < end and spans[k][1] > start]
 
 
 def word_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "", batch_size: int = 8,
@@ -102,10 +123,13 @@ def word_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "",
     for text, (spans, ratios) in zip(texts, scored):
         every.append(ratios)
         seen = set()
-        for m in WORD.finditer(" " + text):
-            inside = [r for (s, e), r in zip(spans, ratios) if s < m.end() and e > m.start()]
-            if not inside:
+        starts, ends = np.array([s for s, _ in spans], dtype=np.int64), np.array([e for _, e in spans], dtype=np.int64)
+        monotonic = bool(np.all(np.diff(starts) >= 0) and np.all(np.diff(ends) >= 0))
+        for m in WORD.finditer(" " + text):  # one binary search per word, not a scan of every token
+            at = _word_tokens(spans, m.start(), m.end(), starts, ends, monotonic)
+            if not at:
                 continue
+            inside = ratios[np.array(at, dtype=np.int64)]
             w = m.group().lower()
             sums[w] = sums.get(w, 0.0) + float(np.sum(inside))
             counts[w] = counts.get(w, 0) + 1

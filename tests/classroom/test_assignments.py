@@ -16,8 +16,10 @@ from steer_lib.classroom.assignments import AssignmentError
 NB_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 # What issue #9 asks for, by grade_id of the solution cells.
 REQUIRED = {
-    "02_steer_step_by_step": {"predict_winner", "predict_entropy", "eta_cross", "steer_step"},  # 2 predictions, η*, one step
-    "04_evaluate": {"ngram_ratio", "diversity", "diversity_by_hand", "predict_gamed"},  # 2 implementations (delegation forbidden), 1 by hand, 1 prediction
+    # the winner rule (graded on unseen toys), the entropy cases (built by the student), η*, one step
+    "02_steer_step_by_step": {"predict_winner", "predict_entropy", "eta_cross", "steer_step"},
+    # 2 implementations (delegation forbidden), 1 set built to trap diversity; the gamed-set guess is ungraded
+    "04_evaluate": {"ngram_ratio", "diversity", "diversity_by_hand"},
     "05_ablation": {"reflection"},  # manually graded question on the heatmaps (markdown)
 }
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")

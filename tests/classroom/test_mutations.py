@@ -76,15 +76,13 @@ def test_versions_substitute_the_kth_mutant_of_every_exercise(tmp_path):
         "ngram_ratio:\n  - {label: a, source: 'def ngram_ratio(t, n): return 1'}\n"
         "  - {label: b, source: 'def ngram_ratio(t, n): return 2'}\n"
         "diversity:\n  - {label: c, source: 'def diversity(x): return 3'}\n"
-        "diversity_by_hand:\n  - {label: d, source: 'DIVERSITY_BY_HAND = 1.0'}\n"
-        "predict_gamed:\n  - {label: e, source: 'HIGHEST_DIVERSITY = HIGHEST_MAUVE = \"copies\"'}\n")
+        "diversity_by_hand:\n  - {label: d, source: 'JOIN_TRAP = [\"a b c d\", \"e f g h\"]'}\n")
     expected = mutations.write_submissions([path], mutants, tmp_path / "subs")
     assert sorted(expected) == [(v, "04_evaluate") for v in ("mutant_1", "mutant_2", "solution", "stub")]
     assert expected[("mutant_2", "04_evaluate")].less == {"test_ngram_ratio": "b"}
-    assert expected[("mutant_2", "04_evaluate")].full == {"test_diversity", "test_diversity_by_hand",
-                                                          "test_predict_gamed"}, "unmutated: keeps full points"
-    assert expected[("stub", "04_evaluate")].zero == {"test_ngram_ratio", "test_diversity", "test_diversity_by_hand",
-                                                      "test_predict_gamed"}
+    assert expected[("mutant_2", "04_evaluate")].full == {"test_diversity", "test_diversity_by_hand"}, \
+        "unmutated: keeps full points"
+    assert expected[("stub", "04_evaluate")].zero == {"test_ngram_ratio", "test_diversity", "test_diversity_by_hand"}
     src = {c.get("id"): c.source for c in nbformat.read(path, as_version=4).cells}
     for version, answers in {"mutant_1": ("return 1", "return 3"), "mutant_2": ("return 2", None),
                              "stub": ("raise NotImplementedError()", "raise NotImplementedError()")}.items():

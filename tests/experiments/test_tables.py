@@ -344,3 +344,49 @@ def test_figures_and_selection_do_not_import_the_renderer():
             "'steer_lib.experiments.significance') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_paragraph_says_gamma_zero_is_negative_prompting_and_never_compares_a_set_with_itself():
+    """The quick hypotheses case: the rule picks γ = 0, η = 0.3 (= the negative_only η=0.3 set). The paragraph must
+    say that is not STEER, leave the twin row out of ranks and fronts, and judge the γ > 0 row too."""
+    s = summary(labels=["top_k", "negative_only η=0.3", "steer γ=0.3 η=0.3", "steer γ=0 η=0.3"],
+                ngram3=[0.5, 0.858, 0.819, 0.858], mauve=[0.9, 0.928, 0.508, 0.928],
+                adv_auroc=[0.6, 0.787, 0.944, 0.787])
+    text = tables.paragraph("hypotheses", s, "steer γ=0 η=0.3")
+    assert "negative prompting alone, not STEER" in text
+    pick, real = text.split("STEER with γ > 0, at the comparison setting: ")
+    assert "ranks 1st of 2 on MAUVE" in pick and "2nd of 2 on adversarial AUROC" in pick  # twin left out: 2 rows
+    assert "dominated by negative_only" not in pick and "tied with negative_only" not in pick
+    assert "steer γ=0.3 η=0.3 ranks 3rd of 3 on MAUVE, 3rd of 3 on adversarial AUROC" in real
+    assert "**not** on the Pareto front of 3-grams vs MAUVE: dominated by negative_only η=0.3." in real  # named once
+    # a γ > 0 pick carries no such note and no second judgement
+    text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
+    assert "not STEER" not in text and "comparison setting" not in text
+
+
+def test_paragraph_is_correct_on_ties_and_identical_points():
+    s = summary(labels=["top_k", "nucleus", "steer γ=0.3 η=0.3"], ngram3=[0.6, 0.6, 0.6],
+                mauve=[0.7, 0.9, 0.7], adv_auroc=[0.8, 0.7, 0.8])
+    text = tables.paragraph("hypotheses", s, "steer γ=0.3 η=0.3")
+    assert "2nd of 3 on MAUVE (tied with top_k)" in text and "1st of 3 on normalised 3-grams (tied with top_k, nucleus)" in text
+    assert "dominated by nucleus." in text  # an identical point (top_k) does not dominate; a strictly better one does
+    s.loc["nucleus", "mauve"] = 0.7
+    s.loc["nucleus", "adv_auroc"] = 0.8  # now all three points coincide: nobody dominates anybody
+    assert "It is on the Pareto front of 3-grams vs MAUVE (with top_k, nucleus)." in tables.paragraph("h", s, "steer γ=0.3 η=0.3")
+
+
+def test_same_set_names_the_twin_of_a_gamma_zero_point_only():
+    assert tables.same_set("steer γ=0 η=0.6") == {"negative_only η=0.6"}
+    assert tables.same_set("steer γ=0.3 η=0") == set() and tables.same_set("negative_only η=0.3") == set()
+    assert tables.is_negative_only("steer γ=0 η=0") and not tables.is_negative_only("steer (final formula)")
+
+
+def test_pareto_plot_names_points_at_one_place_once_and_says_what_a_gamma_zero_star_is():
+    pts = pd.DataFrame({"label": ["top_k", "negative_only η=0.3", "steer γ=0 η=0.3", "steer γ=0.3 η=0.3"],
+                        "kind": ["baseline", "baseline", "grid", "grid"], "ngram3": [0.5, 0.86, 0.86, 0.82],
+                        "mauve": [0.9, 0.93, 0.93, 0.51], "adv_auroc": [0.6, 0.79, 0.79, 0.94], "seeds": 1})
+    fig = ablation_plots.pareto_plot(pts, "hypotheses", highlight="steer γ=0 η=0.3")
+    names = [t.get_text() for t in fig.axes[0].texts]
+    assert "negative_only η=0.3 = γ=0 η=0.3" in names and len(names) == 3  # no two labels printed on one spot
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "reported (star): steer γ=0 η=0.3 = negative prompting alone" in legend

@@ -96,3 +96,21 @@ def test_centroid_distance():
     assert contrast.centroid_distance(x + np.array([3.0, 4.0, 0, 0]), x) == pytest.approx(5.0)
     with pytest.raises(ValueError, match="non-empty"):
         contrast.centroid_distance(np.ones((2, 3)), np.ones((2, 4)))
+
+
+def test_texts_batched_by_length_come_back_in_their_own_order(theta, tokenizer):
+    """token_log_ratios batches texts of similar length (less padding); each result must still be its own text's."""
+    texts = ["A short one.", " ".join(["Globular clusters host old stars."] * 6), "Dark matter.", TEXTS[1]]
+    batched = contrast.token_log_ratios(theta, tokenizer, texts, prompt="Q:", batch_size=2)
+    for text, (spans, r) in zip(texts, batched):
+        np.testing.assert_allclose(r, _by_hand(theta, tokenizer, "Q:", text), atol=1e-4)
+        assert spans[-1][1] == len(" " + text)  # the spans are this text's characters
+
+
+def test_word_tokens_by_binary_search_equal_the_full_scan(tokenizer):
+    text = " Globular clusters' ages, well-known: 12-13 Gyr."
+    spans = [tuple(s) for s in tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]]
+    starts, ends = np.array([s for s, _ in spans]), np.array([e for _, e in spans])
+    for m in contrast.WORD.finditer(text):
+        assert contrast._word_tokens(spans, m.start(), m.end(), starts, ends, True) == \
+            contrast._word_tokens(spans, m.start(), m.end(), starts, ends, False) != []
