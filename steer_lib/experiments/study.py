@@ -417,3 +417,21 @@ def conclusion(summary: dict[str, Any]) -> list[str]:
                    f"(MAUVE {_interval(r['diff']['mauve'])}, AUROC {_interval(r['diff']['adv_auroc'])}); "
                    f"diversity (3-grams): {effects['ngram3']}.")
     return out
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The study's comparisons as a Markdown table (each γ > 0 set minus its γ = 0 partner, 95 % interval)."""
+    head = ("| P_θ updates | η | γ | guard α | MAUVE Δ | AUROC Δ (lower = better) | 3-grams Δ | cosine Δ | γ on coherence |\n"
+            "|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for r in sorted((r for r in summary["sets"] if "diff" in r),
+                    key=lambda r: (r["eta"], r["step"], r.get("plausibility") or 0, r["gamma"])):
+        d = r["diff"]
+        coh = [verdict(d[c], TESTED[c]) for c in ("mauve", "adv_auroc")]
+        word = ("cannot be judged" if all(c == "cannot be measured" for c in coh) else
+                "helps" if "helps" in coh and "hurts" not in coh else "hurts" if "hurts" in coh and "helps" not in coh
+                else "mixed" if "helps" in coh else "no clear effect")
+        lines.append(f"| {r['step']} | {r['eta']:g} | {r['gamma']:g} | {r.get('plausibility') or '—'} | "
+                     f"{_interval(d['mauve'])} | {_interval(d['adv_auroc'])} | {_interval(d['ngram3'])} | "
+                     f"{_interval(d['cosine'])} | {word} |")
+    return "\n".join(lines)

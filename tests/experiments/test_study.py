@@ -65,6 +65,8 @@ def test_the_whole_study_runs_resumes_and_reads_without_prose(iso, tiny_base, ca
     models = {row["step"]: json.loads(open(study.study_dir(tiny_base) / row["generations"]).readline())["model"]
               for row in summary["sets"]}
     assert models == {2: "hypotheses/study+lora@2", 4: "hypotheses/study+lora@4"}
+    table = study.markdown(summary)
+    assert table.count("\n") == 2 + sum("diff" in r for r in summary["sets"]) - 1 and "| 4 | 0.3 | 0.5 | 0.1 |" in table
     lines = study.conclusion(summary)
     assert lines[0].startswith("hypotheses: P_θ trained 4 updates") and any("After 4 updates, η=0.3: γ=0.5" in x for x in lines)
 
