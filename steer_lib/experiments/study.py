@@ -202,13 +202,19 @@ def train(task: str, cfg: StudyConfig, progress: bool = True) -> tuple[Path, dic
     return path, read_record(path)
 
 
-def generate_sets(task: str, cfg: StudyConfig, specs: list[SetSpec], progress: bool = True) -> dict[str, float]:
-    """Generate (or resume) each set in ``specs``; seconds spent per set generated now."""
+def generate_sets(task: str, cfg: StudyConfig, specs: list[SetSpec], final_step: int,
+                  progress: bool = True) -> dict[str, float]:
+    """Generate (or resume) each set in ``specs``; seconds spent per set generated now.
+
+    ``final_step``: where P_θ's training ended (its record's ``steps_trained``): sets at that step decode from the
+    finished adapter, the others from the checkpoint kept at their step. It is passed, never inferred from
+    ``specs``: a shard or a partial rerun may hold only earlier steps, which must not get the final adapter.
+    """
     from ..decoding.writer import generate_file
     from ..finetune.domain_model import load_domain_model
 
     spent: dict[str, float] = {}
-    final = max(s.step for s in specs) if specs else 0
+    final = final_step
     for step in sorted({s.step for s in specs}):
         todo = [s for s in specs if s.step == step and not _complete(generation_file(task, s, cfg), cfg.n_samples)]
         if not todo:
@@ -261,17 +267,32 @@ def score(task: str, generation: Path, cfg: StudyConfig) -> dict[str, Any]:
 
 
 def compare(task: str, a: Path, b: Path, cfg: StudyConfig, memo: dict) -> dict[str, dict[str, Any]]:
-    """``a − b`` with its 95 % bootstrap interval for every tested measure (raw difference, not 'better')."""
+    """``a − b`` with its 95 % bootstrap interval for every tested measure (raw difference, not 'better').
+
+    Cached under ``comparisons/`` by the two files' sha256 and the bootstrap's settings (the MAUVE and AUROC
+    replicates refit their models: minutes a pair), so a rerun or a report after more sets arrive costs nothing.
+    """
+    from ..files import write_json
     from ..metrics.embeddings import as_embedder
     from .significance import bootstrap_test, load_set
 
-    emb = memo.setdefault("__embedder__", as_embedder(None))
-    sets = [memo.setdefault(p, load_set(p, task, cfg.seed, n=cfg.n_samples, embedder=emb)) for p in (a, b)]
+    key = hashlib.sha256(json.dumps([_sha256(a), _sha256(b), cfg.reps, cfg.seed, cfg.n_samples, sorted(TESTED)])
+                         .encode()).hexdigest()[:16]
+    cache = study_dir(cfg.base_model) / "comparisons" / task / f"{key}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    if "__embedder__" not in memo:
+        memo["__embedder__"] = as_embedder(None)
+    for p in (a, b):
+        if p not in memo:
+            memo[p] = load_set(p, task, cfg.seed, n=cfg.n_samples, embedder=memo["__embedder__"])
+    sets = [memo[a], memo[b]]
     out = {}
     for col in TESTED:
         r = bootstrap_test([sets[0]], [sets[1]], col, +1, reps=cfg.reps, seed=cfg.seed)
         out[col] = {"diff": r["diff"], "ci": r["ci"], "separated": r["separated"]}
-    return out
+    write_json(cache, out)
+    return json.loads(cache.read_text())  # as a rerun reads it (NaN as null), so both runs summarise alike
 
 
 def summarise(task: str, cfg: StudyConfig, record: dict[str, Any], spent: dict[str, float]) -> dict[str, Any]:
@@ -322,7 +343,8 @@ def run(cfg: StudyConfig, shard: tuple[int, int] = (1, 1), progress: bool = True
     for task in cfg.tasks:
         _, record = train(task, cfg, progress=progress)
         specs = plan(cfg, record["steps_trained"])
-        spent = {} if report_only else generate_sets(task, cfg, specs[i - 1::n], progress=progress)
+        spent = {} if report_only else generate_sets(task, cfg, specs[i - 1::n], record["steps_trained"],
+                                                     progress=progress)
         if all(_complete(generation_file(task, s, cfg), cfg.n_samples) for s in specs):
             done[task] = summarise(task, cfg, record, spent)
     return done

@@ -8,7 +8,7 @@ import pytest
 from steer_lib.cli import study as study_cli
 from steer_lib.experiments import study
 
-TINY = dict(tasks=("hypotheses",), max_steps=4, eval_every=2, patience=0, checkpoints=(2,), n_samples=24,
+TINY = dict(tasks=("hypotheses",), lr=5e-2, max_steps=4, eval_every=2, patience=0, checkpoints=(2,), n_samples=24,
             batch_size=12, gammas=(0.0, 0.5), guarded_gammas=(0.5,), eta_gammas=(0.0, 0.5), k_neg=2,
             top_k_temperatures=(0.7,), nucleus_top_ps=(0.9,), reps=6, max_new_tokens=16)
 
@@ -70,16 +70,28 @@ def test_the_whole_study_runs_resumes_and_reads_without_prose(iso, tiny_base, ca
     lines = study.conclusion(summary)
     assert lines[0].startswith("hypotheses: P_θ trained 4 updates") and any("After 4 updates, η=0.3: γ=0.5" in x for x in lines)
 
+    # Generating only the step-2 sets (a shard, a partial rerun) still decodes them from the step-2 checkpoint,
+    # never from the final adapter: the files come out as the whole run made them.
+    import shutil
+    step2 = study.study_dir(tiny_base) / "generations" / "hypotheses" / "step2"
+    before = {p.name: p.read_bytes() for p in step2.glob("*.jsonl")}
+    step4 = {p.name: p.read_bytes() for p in (step2.parent / "step4").glob("*.jsonl")}
+    assert any(before[k].replace(b"@2", b"") != step4[k].replace(b"@4", b"") for k in before), \
+        "the step-2 and final adapters decode alike here: this check could not tell them apart"
+    shutil.rmtree(step2)
+    study.generate_sets("hypotheses", cfg, [s for s in specs if s.step == 2], 4, progress=False)
+    assert {p.name: p.read_bytes() for p in step2.glob("*.jsonl")} == before
+
     # A rerun generates nothing and rescores nothing; a changed generations file is rescored.
     mtimes = {p: p.stat().st_mtime_ns for p in (study.study_dir(tiny_base) / "metrics").rglob("*.json")}
-    assert study.run(cfg, progress=False)["hypotheses"]["sets"] == summary["sets"]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(study.run(cfg, progress=False)["hypotheses"]["sets"]) == strip(summary["sets"])
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
     gen = study.study_dir(tiny_base) / summary["sets"][0]["generations"]
     lines_ = gen.read_text().splitlines(keepends=True)
     gen.write_text("".join(lines_[:-12]))  # the last batch lost (a killed run): regenerated, identically
     again = study.run(cfg, progress=False)["hypotheses"]
     assert gen.read_text() == "".join(lines_)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(again["sets"]) == strip(summary["sets"])  # the same samples, scores and intervals
 
 
