@@ -596,9 +596,10 @@ def _monotone_rows(src: Source, scorer: _Scorer, reps: int | None) -> list[Row]:
             base = dict(claim="C6", task=src.task, source=src.name, a=label, b="—", metric=f"Spearman ρ({knob}, {metric})",
                         n_a=n_min, n_b=len(cells), settings_a=len(values), settings_b=len(lines))
             if not lines:
-                rows.append(Row(**base, diff=None, ci_low=None, ci_high=None, verdict="not tested",
-                                note=f"{len(values)} {knob} value(s) in the grid; the rule needs "
-                                     f"{rules['min_grid_points']} along an axis"))
+                why = (f"the source has no γ×η grid for {src.task}" if not grid else
+                       f"{len(values)} {knob} value(s) in the grid; the rule needs {rules['min_grid_points']} "
+                       "along an axis")
+                rows.append(Row(**base, diff=None, ci_low=None, ci_high=None, verdict="not tested", note=why))
                 continue
             if n_min < rules["min_samples"]:
                 rows.append(Row(**base, diff=None, ci_low=None, ci_high=None, verdict="not tested",
@@ -747,7 +748,9 @@ def conclusion(rows: Sequence[Row]) -> list[str]:
 
     >>> r = lambda v, m="mauve": Row("C2", "hypotheses", "s", "steer", "top_k", m, 0.1, 0.0, 0.2, 40, 40, v)
     >>> conclusion([r("supported"), r("contradicted", "cosine")])[0]
-    'C2 coherence on hypotheses: mixed — 1 of 2 tests support the paper (mauve vs top_k), 1 contradict it (cosine vs top_k).'
+    'C2 coherence on hypotheses: mixed — 1 of 2 tests support the paper (mauve vs top_k), 1 contradicts it (cosine vs top_k).'
+    >>> conclusion([r("inconclusive")])[0]
+    'C2 coherence on hypotheses: no difference could be told apart — the interval contains 0.'
     >>> conclusion([r("identical sets")])[0]
     'C2 coherence on hypotheses: not tested — every comparison set STEER against the same texts (identical sets).'
     """
@@ -768,21 +771,50 @@ def conclusion(rows: Sequence[Row]) -> list[str]:
         sup, con, inc = count["supported"], count["contradicted"], count["inconclusive"]
         if sup and con:
             out.append(f"{head} mixed — {len(sup)} of {tested} tests support the paper ({what(sup)}), "
-                       f"{len(con)} contradict it ({what(con)}).")
+                       f"{len(con)} {_verb(len(con), 'contradicts', 'contradict')} it ({what(con)}).")
         elif con:
-            out.append(f"{head} against the paper — {len(con)} of {tested} tests contradict it ({what(con)}); "
-                       f"none supports it.")
+            out.append(f"{head} against the paper — {len(con)} of {tested} {_verb(tested, 'test', 'tests')} "
+                       f"{_verb(len(con), 'contradicts', 'contradict')} it ({what(con)}); none supports it.")
         elif sup:
-            out.append(f"{head} for the paper — {len(sup)} of {tested} tests support it ({what(sup)}); "
-                       f"none contradicts it.")
+            out.append(f"{head} for the paper — {len(sup)} of {tested} {_verb(tested, 'test', 'tests')} "
+                       f"{_verb(len(sup), 'supports', 'support')} it ({what(sup)}); none contradicts it.")
         else:
-            out.append(f"{head} no difference could be told apart — all {tested} intervals contain 0.")
+            out.append(f"{head} no difference could be told apart — "
+                       f"{'the interval contains' if tested == 1 else f'all {tested} intervals contain'} 0.")
         if inc and (sup or con):
             out[-1] = out[-1][:-1] + f"; {len(inc)} inconclusive."
-        gamma0 = [r for r in rs if "γ = 0" in r.note]
+        gamma0 = [r for r in rs if "picked STEER point has γ = 0" in r.note]
         if gamma0:
             out[-1] += " The STEER point the rule picked has γ = 0: that is negative prompting, not STEER with γ > 0."
     return out
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def verdict_counts(rows: Sequence[Row]) -> str:
+    """A compact Markdown table: per claim and task, how many tests went each way (the README's Findings)."""
+    head = ["supported", "contradicted", "inconclusive", "not tested", "identical sets"]
+    lines = ["| claim | task | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(head)]
+    titles = {c["id"]: c["title"] for c in load_claims()["claims"]}
+    for cid, task in dict.fromkeys((r.claim, r.task) for r in rows):
+        rs = [r for r in rows if (r.claim, r.task) == (cid, task)]
+        lines.append(f"| {cid} {titles.get(cid, '')} | {task} | " +
+                     " | ".join(str(sum(r.verdict == v for r in rs)) for v in head) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def findings_markdown(header: dict, rows: Sequence[Row]) -> str:
+    """A saved record as a Markdown page: where and when it was computed, the counts, the conclusion, every row."""
+    settings = header.get("settings") or {}
+    return (f"# The paper's claims on {header.get('source', '')}\n\n"
+            f"Computed {header.get('date', '?')} on {header.get('machine', '?')} in {header.get('seconds', '?')} s "
+            f"(load average {header.get('load', '?')}), settings {json.dumps(settings, ensure_ascii=False)}; "
+            "generated from the JSON record beside this file by `claims.findings_markdown`. Rules: "
+            "`steer_lib/experiments/claims.yaml`.\n\n## Verdicts\n\n" + verdict_counts(rows) +
+            "\n## Conclusion (printed from the rows)\n\n" + "".join(f"- {c}\n" for c in conclusion(rows)) +
+            "\n## Every test\n\n" + to_markdown(rows))
 
 
 def findings(rows: Sequence[Row], *, source: str = "", machine: str | None = None) -> dict:
@@ -793,6 +825,7 @@ def findings(rows: Sequence[Row], *, source: str = "", machine: str | None = Non
     return {"source": source or (rows[0].source if rows else ""), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                       time.gmtime()),
             "machine": machine or f"{platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} CPUs)",
+            "load": [round(x, 1) for x in __import__("os").getloadavg()],
             "rules": load_claims()["rules"], "rows": [r.to_dict() for r in rows], "conclusion": conclusion(rows)}
 
 
