@@ -750,7 +750,7 @@ def conclusion(rows: Sequence[Row]) -> list[str]:
     >>> conclusion([r("supported"), r("contradicted", "cosine")])[0]
     'C2 coherence on hypotheses: mixed — 1 of 2 tests support the paper (mauve vs top_k), 1 contradicts it (cosine vs top_k).'
     >>> conclusion([r("inconclusive")])[0]
-    'C2 coherence on hypotheses: no difference could be told apart — the interval contains 0.'
+    'C2 coherence on hypotheses: inconclusive — the test reaches no verdict either way.'
     >>> conclusion([r("identical sets")])[0]
     'C2 coherence on hypotheses: not tested — every comparison set STEER against the same texts (identical sets).'
     """
@@ -779,8 +779,9 @@ def conclusion(rows: Sequence[Row]) -> list[str]:
             out.append(f"{head} for the paper — {len(sup)} of {tested} {_verb(tested, 'test', 'tests')} "
                        f"{_verb(len(sup), 'supports', 'support')} it ({what(sup)}); none contradicts it.")
         else:
-            out.append(f"{head} no difference could be told apart — "
-                       f"{'the interval contains' if tested == 1 else f'all {tested} intervals contain'} 0.")
+            out.append(f"{head} inconclusive — "
+                       f"{'the test reaches no' if tested == 1 else f'none of the {tested} tests reaches a'} verdict "
+                       "either way.")
         if inc and (sup or con):
             out[-1] = out[-1][:-1] + f"; {len(inc)} inconclusive."
         gamma0 = [r for r in rs if "picked STEER point has γ = 0" in r.note]
