@@ -26,6 +26,7 @@ COMMANDS = {  # command -> (module, function taking argv, one-line help)
     "assignments": ("steer_lib.cli.assignments", "cli", "nbgrader: student versions, validation, autograding"),
     "site": ("steer_lib.cli.site", "cli", "the course as a static HTML site (nbconvert), in course order"),
     "times": ("steer_lib.cli.times", "cli", "measured time per notebook (docs/notebook_times.json); --update"),
+    "claims": ("steer_lib.cli.claims", "cli", "the paper's claims C1–C7, a verdict each, on the authors' or the kit's runs"),
 }
 
 

@@ -91,6 +91,7 @@ def plan(profile: str, tasks: list[str] | None = None, methods: list[str] | None
         [Job("05_ablation.ipynb", {**p, "TASK": t}, profile) for t in tasks],
         [Job("06_downstream.ipynb", {**p, "TASK": d}, profile) for d in downstream],
         [Job("07_paper_tables.ipynb", {**p}, profile)],
+        [Job("08_findings.ipynb", {**p}, profile)],
     ]
 
 

@@ -17,7 +17,7 @@ NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 def test_notebooks_exist_and_are_numbered_in_order():
     names = [p.name[:2] for p in NOTEBOOKS]
-    assert names == [f"{i:02d}" for i in range(len(names))] and len(names) == 8, names
+    assert names == [f"{i:02d}" for i in range(len(names))] and len(names) == 9, names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
