@@ -92,8 +92,30 @@ def _scan(out: Path, batch_size: int, n: int) -> _Scan:
     return _Scan(records, whole, ends[whole], len(lines), damage)
 
 
+KIT_PREFIX = b'{"index": 0, "text": '  # how the kit's first record starts (json.dumps of the record, keys in order)
+
+
+def _check_kit_file(out: Path, scan: _Scan) -> None:
+    """Refuse a non-empty ``out`` whose first line is not a record the kit wrote: it is someone else's file.
+
+    A kit file starts with the first record's ``{"index": 0, "text": `` (even when that line was torn by a killed
+    run) and its records carry ``kit_version``; anything else -- a text file, a binary, another tool's JSONL -- is
+    left untouched rather than "resumed" (which would cut it to nothing and write samples over it).
+    """
+    if scan.lines == 0:
+        return
+    with open(out, "rb") as f:
+        head = f.read(len(KIT_PREFIX))
+    first = scan.found[0] if scan.found else None
+    if head != KIT_PREFIX or (first is not None and not {"kit_version", "raw", "method"} <= set(first)):
+        raise ResumeError(f"{out} exists and is not a generations file written by the kit (its first line is not "
+                          "a kit record); nothing was changed: pass another --out, or move the file away")
+
+
 def _check_resumable(out: Path, scan: _Scan, run: dict, n: int, batch_size: int, strict: bool) -> None:
-    """Refuse a file of other settings (and, with ``strict``, a damaged one); warn about damage otherwise."""
+    """Refuse a file the kit did not write, or of other settings (and, with ``strict``, a damaged one); warn about
+    damage otherwise."""
+    _check_kit_file(out, scan)
     for r in scan.found[:1]:  # check before touching the file: never cut someone else's records
         diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
         if diff:
@@ -169,6 +191,8 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
            "model": model_id or _name(model),
            "base_model": base_model_id or (_name(base_model) if base_model else None)}
     out = Path(out)
+    if out.is_dir():
+        raise ResumeError(f"out={str(out)!r} is a folder; give a file name such as {str(out / 'samples.jsonl')!r}")
     rank, world = distributed.setup()
     if rank == 0:
         out.parent.mkdir(parents=True, exist_ok=True)
