@@ -11,6 +11,7 @@ The work is :mod:`steer_lib.classroom`.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -70,7 +71,6 @@ def cli(argv: list[str] | None = None) -> int:
             print("OK" if not result else f"NOT OK: {', '.join(f'{len(v)} {k}' for k, v in result.items())}")
             return 0 if not result else 1
         else:
-            args.out.mkdir(parents=True, exist_ok=True)
             from ..classroom.grading import autograde  # (a separate module: it needs the gradebook API)
 
             profile = None if args.profile == "keep" else args.profile
@@ -78,6 +78,15 @@ def cli(argv: list[str] | None = None) -> int:
             with open(csv_path) as f:
                 print(f.read(), end="")
             print(f"wrote {csv_path} and {csv_path.with_name('grades_cells.csv')}")
+            with open(csv_path.with_name("invalid_submissions.csv"), newline="") as f:
+                invalid = list(csv.DictReader(f))
+            for row in invalid:  # one line each, by student and file
+                print(f"not graded: student {row['student']}, {row['assignment']}: {row['file']}: {row['problem']}",
+                      file=sys.stderr)
+            if invalid:
+                print(f"{len(invalid)} submission(s) not graded: listed in "
+                      f"{csv_path.with_name('invalid_submissions.csv')}", file=sys.stderr)
+                return 1
     except AssignmentError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
