@@ -31,6 +31,7 @@ from typing import Any
 import nbformat
 
 from .. import paths
+from ..files import check_output_folder, mark_output_folder
 
 COURSE_ID = "steer-kit"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -40,6 +41,18 @@ DEFAULT_TIMEOUT = 3600  # seconds per cell: the first run of 02 may fine-tune P_
 
 class AssignmentError(RuntimeError):
     """nbgrader failed, or the inputs (notebooks, submissions) are not what an assignment needs."""
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """``path`` as a notebook, or AssignmentError naming the file and what is wrong (missing, not JSON, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssignmentError(f"{path}: no such notebook")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 -- nbformat raises NotJSONError, UnicodeDecodeError, KeyError, ...
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise AssignmentError(f"{path}: not a valid notebook ({exc.__class__.__name__}: {first})") from None
 
 
 # ---------------------------------------------------------------- which notebooks are assignments
@@ -160,16 +173,20 @@ def _replace(src: Path, dest: Path) -> None:
 
 
 # ---------------------------------------------------------------- generate
-def generate(out: Path, notebooks_dir: Path | None = None) -> dict[str, Path]:
+def generate(out: Path, notebooks_dir: Path | None = None, force: bool = False) -> dict[str, Path]:
     """Student versions of every assignment notebook, plus the gradebook and a manifest, in ``out``.
 
     ``out/<assignment>/<notebook>.ipynb`` is what students get (solutions replaced by ``raise
     NotImplementedError()`` / "YOUR ANSWER HERE", hidden tests removed, test cells locked and checksummed);
     ``out/gradebook.db`` records the graded cells; ``out/MANIFEST.json`` the SHA-256 of every source and student
-    notebook. Returns ``{assignment: student notebook path}``.
+    notebook. Returns ``{assignment: student notebook path}``. An ``out`` holding files the kit did not write is
+    refused unless ``force`` (an earlier release, with its ``MANIFEST.json``, is replaced assignment by assignment).
     """
     out = Path(out).resolve()
     notebooks = assignment_notebooks(notebooks_dir)
+    check_output_folder(out, "assignments", force, also_ours=_is_release,
+                        force_does="write the release into it, replacing its gradebook.db, MANIFEST.json and "
+                                   "assignment folders")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".steer-assign-", dir=out) as tmp:
         course = Path(tmp) / "course"
@@ -188,7 +205,16 @@ def generate(out: Path, notebooks_dir: Path | None = None) -> dict[str, Path]:
         _replace(course / "gradebook.db", out / "gradebook.db")
         (course / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         _replace(course / "MANIFEST.json", out / "MANIFEST.json")
+    mark_output_folder(out, "assignments")
     return result
+
+
+def _is_release(folder: Path) -> bool:
+    """A release the kit wrote before the output marker existed: its MANIFEST.json names the kit's course."""
+    try:
+        return json.loads((folder / "MANIFEST.json").read_text(encoding="utf-8")).get("course_id") == COURSE_ID
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _nbgrader_version() -> str:
@@ -212,7 +238,7 @@ def validate(notebook: Path, invert: bool = False, timeout: int = DEFAULT_TIMEOU
     from traitlets.config import Config
 
     notebook = Path(notebook)
-    nb = nbformat.read(notebook, as_version=4)
+    nb = read_notebook(notebook)
     nb = set_parameters(nb, **params) if params else nb
     nb = nb if full else up_to_last_exercise(nb)
     with tempfile.TemporaryDirectory(prefix="steer-validate-") as tmp:

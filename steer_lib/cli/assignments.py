@@ -25,6 +25,7 @@ def cli(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate", help="student versions + gradebook from notebooks/")
     g.add_argument("--out", type=Path, default=paths.root() / "assignments" / "release")
+    g.add_argument("--force", action="store_true", help="write into an --out folder holding files the kit did not write")
     v = sub.add_parser("validate", help="execute a notebook and check its graded cells (exit 1 if any fails)")
     v.add_argument("notebook", type=Path)
     v.add_argument("--invert", action="store_true", help="expect every graded cell to fail (a student version)")
@@ -47,7 +48,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "generate":
-            for name, path in generate(args.out).items():
+            for name, path in generate(args.out, force=args.force).items():
                 print(f"{name}: {path}")
             print(f"gradebook: {args.out / 'gradebook.db'}")
         elif args.cmd == "student-repo":
