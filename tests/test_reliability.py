@@ -388,3 +388,32 @@ def test_evaluate_checks_its_numbers_and_folders_before_scoring(extra, named, tm
     rc, err, _ = _run(["evaluate", "--real", str(tmp_path / "real.txt"), "--synthetic", str(tmp_path / "syn.txt"),
                        *extra], capsys)
     assert rc == 2 and len(err) == 1 and named in err[0], err
+
+
+def test_older_or_other_adapter_sets_are_moved_aside_and_regenerated_never_deleted(tmp_path, monkeypatch):
+    from steer_lib.decoding import writer
+    from steer_lib.experiments import experiment
+
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    ident = {"key": "k1", "weights_sha256": "a" * 64}
+    monkeypatch.setattr(experiment, "cached_adapter", lambda task, profile, base_model="": ident)
+    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile, base_model="": (None, None))
+    made = []
+
+    def fake_generate_file(task, method, n, out, **kw):
+        made.append(n)
+        out.write_text("".join(json.dumps({**RECORD, "index": i, "adapter": ident}) + "\n" for i in range(n)))
+        return out
+
+    monkeypatch.setattr(writer, "generate_file", fake_generate_file)
+    n = experiment.ExperimentConfig.for_profile("smoke").n_samples
+    out = experiment.generation_path("hypotheses", "top_k", profile="smoke")
+    out.parent.mkdir(parents=True)
+    legacy = "".join(json.dumps({**RECORD, "index": i}) + "\n" for i in range(n))  # complete, but no adapter named
+    out.write_text(legacy)
+    with pytest.warns(UserWarning, match="made by another P_θ"):
+        recs = experiment.synthetic_records("hypotheses", "top_k", profile="smoke")
+    assert made == [n] and all(r["adapter"] == ident for r in recs)
+    aside = out.with_name(f"{out.stem}.other-model-unidentified.jsonl")
+    assert aside.read_text() == legacy  # kept, not deleted
+    assert experiment.synthetic_records("hypotheses", "top_k", profile="smoke") == recs and made == [n]  # reused

@@ -141,14 +141,41 @@ c.Execute.timeout = {int(timeout)}
     return names
 
 
-def run_nbgrader(course: Path, *args: str) -> str:
-    """``python -m nbgrader ARGS`` in ``course``; its output, or AssignmentError with the output's tail."""
+_ISOLATED_ENV = ("STEER_", "HF_", "TOKENIZERS_", "OMP_", "MKL_", "LANG", "LC_", "TZ", "CUDA_")  # passed on
+
+
+def no_network_prefix() -> list[str]:
+    """``["unshare", "-rn"]`` where an unprivileged user and network namespace works here (Linux), else ``[]``."""
+    try:
+        ok = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return ["unshare", "-rn"] if ok else []
+
+
+def run_nbgrader(course: Path, *args: str, isolate: bool = False, timeout: float | None = None) -> str:
+    """``python -m nbgrader ARGS`` in ``course``; its output, or AssignmentError with the output's tail.
+
+    ``isolate`` (for grading students' code): a throw-away HOME, only the kit's and the libraries' settings from the
+    environment (no tokens, no SSH agent, no cloud credentials), and no network where ``unshare -rn`` works.
+    ``timeout``: seconds for the whole call, then it is killed (AssignmentError).
+    """
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
     # nbgrader shells out to `alembic` (the gradebook's schema tool): find it next to this Python even when the
     # virtualenv is not activated (as under `make`)
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    proc = subprocess.run(cmd, cwd=course, env=env, capture_output=True, text=True)
+    path_var = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PATH": path_var}
+    with tempfile.TemporaryDirectory(prefix="steer-grading-home-") as home:
+        if isolate:
+            env = {k: v for k, v in os.environ.items() if k.startswith(_ISOLATED_ENV)}
+            env.update(PATH=path_var, HOME=home, HF_HUB_OFFLINE="1", STEER_DATA=str(paths.data_dir()),
+                       STEER_RUNS=str(paths.runs_dir()), STEER_CACHE=str(paths.cache_dir()))
+            cmd = no_network_prefix() + cmd
+        try:
+            proc = subprocess.run(cmd, cwd=course, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssignmentError(f"`nbgrader {' '.join(args)}` ran past its time limit of {timeout:g} s and was "
+                                  "stopped") from None
     out = proc.stdout + proc.stderr
     # nbgrader logs failures at ERROR level but may still exit 0 (e.g. a notebook it could not process)
     if proc.returncode != 0 or "| ERROR]" in out:

@@ -101,7 +101,8 @@ def _write_invalid(out: Path, invalid: list[Invalid]) -> Path:
 
 
 def autograde(submissions: Path, out: Path, profile: str | None = "smoke", notebooks_dir: Path | None = None,
-              timeout: int = DEFAULT_TIMEOUT, full: bool = False) -> Path:
+              timeout: int = DEFAULT_TIMEOUT, full: bool = False, isolate: bool = False,
+              notebook_timeout: float | None = None) -> Path:
     """Grade every valid submitted notebook; write ``out/grades.csv`` (one row per student and assignment),
     ``out/grades_cells.csv`` (one row per graded cell), ``out/invalid_submissions.csv`` (the submissions that could
     not be graded, and why) and keep the nbgrader course in ``out/course`` (updated, never deleted: manual grades
@@ -112,6 +113,9 @@ def autograde(submissions: Path, out: Path, profile: str | None = "smoke", noteb
     grading does not train or generate at the size the student chose; ``None`` keeps the student's choice.
     Manually graded cells (the reflection question) score 0 and are flagged until graded in nbgrader's formgrader.
     Unless ``full``, each submission runs only up to its last exercise cell (later cells cannot change a score).
+    ``isolate``: each submission is graded in its own nbgrader run with a throw-away HOME, a filtered environment and
+    no network where ``unshare -rn`` works, stopped after ``notebook_timeout`` seconds (default: ``timeout``, the
+    per-cell limit); a submission that fails that way is listed as not graded, the others are graded.
     """
     out = Path(out).resolve()
     notebooks = assignment_notebooks(notebooks_dir)
@@ -137,6 +141,17 @@ def autograde(submissions: Path, out: Path, profile: str | None = "smoke", noteb
         dest = course / "submitted" / student / name / f"{name}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, dest)
+    if isolate:  # one run per submission: its own time limit, and one student's failure stops no one else
+        failed = []
+        for (student, name), nb_path in ready.items():
+            try:
+                run_nbgrader(course, "autograde", name, f"--student={student}", "--force", isolate=True,
+                             timeout=notebook_timeout or timeout)
+            except AssignmentError as exc:
+                failed.append(Invalid(student, name, nb_path, str(exc).splitlines()[0]))
+        if failed:
+            _write_invalid(out, invalid + failed)
+        return write_grades(course, out)
     # One nbgrader run for everyone (it is slow to start). It regrades every copy in submitted/, including an earlier
     # valid copy of a submission that is invalid now: that reproduces the grade the gradebook already had.
     run_nbgrader(course, "autograde", "*", "--force")

@@ -36,6 +36,10 @@ def cli(argv: list[str] | None = None) -> int:
     a.add_argument("--out", type=Path, default=paths.root() / "assignments" / "grades")
     a.add_argument("--profile", default="smoke", help="PROFILE to run submissions at; 'keep' keeps the student's")
     a.add_argument("--full", action="store_true", help="run whole submissions, not just up to the last exercise")
+    a.add_argument("--isolate", action="store_true",
+                   help="grade each submission in its own run: throw-away HOME, filtered environment, no network "
+                        "(unshare -rn, where it works), a time limit per notebook (docs/teaching.md)")
+    a.add_argument("--notebook-timeout", type=float, help="with --isolate: seconds per notebook (default: --timeout)")
     c = sub.add_parser("install-cell", help="write the hosted-runtime install cell (one source) into the notebooks")
     c.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in notebooks/")
     c.add_argument("--check", action="store_true", help="only report the notebooks that differ (exit 1 if any)")
@@ -75,7 +79,8 @@ def cli(argv: list[str] | None = None) -> int:
             from ..classroom.grading import autograde  # (a separate module: it needs the gradebook API)
 
             profile = None if args.profile == "keep" else args.profile
-            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout, full=args.full)
+            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout, full=args.full,
+                                 isolate=args.isolate, notebook_timeout=args.notebook_timeout)
             with open(csv_path) as f:
                 print(f.read(), end="")
             print(f"wrote {csv_path} and {csv_path.with_name('grades_cells.csv')}")

@@ -24,7 +24,7 @@ from .. import paths
 from ..data.tasks import get_task
 from ..decoding import distributed
 from ..decoding.methods import METHODS, resolve_params
-from ..decoding.writer import ResumeError, default_tag, generate_file
+from ..decoding.writer import ResumeError, check_out, default_tag, generate_file
 
 
 def load_models(args) -> tuple:
@@ -98,6 +98,7 @@ def cli(argv: list[str] | None = None) -> int:
         tag = default_tag(args.method, args.seed, **tag_params)
         out = Path(args.out) if args.out else (paths.runs_dir() / (args.profile or "custom") / "generations"
                                               / task.name / f"{tag}.jsonl")
+        check_out(out)  # someone else's file, or a folder: refused before a model is loaded
     except ValueError as e:
         if distributed.is_main():
             print(f"error: {e}", file=sys.stderr)

@@ -113,6 +113,25 @@ def _check_kit_file(out: Path, scan: _Scan) -> None:
                           "a kit record); nothing was changed: pass another --out, or move the file away")
 
 
+def check_out(out: str | Path) -> None:
+    """Refuse, before any model is loaded, an ``out`` that is a folder or a file the kit did not write."""
+    out = Path(out)
+    if out.is_dir():
+        raise ResumeError(f"out={str(out)!r} is a folder; give a file name such as {str(out / 'samples.jsonl')!r}")
+    if out.is_file() and out.stat().st_size:
+        with open(out, "rb") as f:
+            first = f.readline()
+        lines = 1 if first else 0
+        found = []
+        if first.endswith(b"\n"):
+            try:
+                rec = json.loads(first)
+                found = [rec] if isinstance(rec, dict) else []
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass
+        _check_kit_file(out, _Scan(found, 0, 0, lines, None))
+
+
 def _check_resumable(out: Path, scan: _Scan, run: dict, n: int, batch_size: int, strict: bool) -> None:
     """Refuse a file the kit did not write, or of other settings (and, with ``strict``, a damaged one); warn about
     damage otherwise."""
@@ -203,8 +222,7 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     if adapter is not None:
         run["adapter"] = dict(adapter)
     out = Path(out)
-    if out.is_dir():
-        raise ResumeError(f"out={str(out)!r} is a folder; give a file name such as {str(out / 'samples.jsonl')!r}")
+    check_out(out)
     rank, world = distributed.setup()
     if rank == 0:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,7 @@ def _set_aside(out: Path, first: dict) -> Path:
     Sets written before records named their adapter (kit versions before the provenance fields) take this path
     too: nothing shows which P_θ made them, so they are regenerated rather than trusted.
     """
-    import sys
+    import warnings
 
     made = first.get("adapter") or {}
     aside = out.with_name(f"{out.stem}.other-model-{made.get('key', 'unidentified')}.jsonl")
@@ -157,8 +157,8 @@ def _set_aside(out: Path, first: dict) -> Path:
         n += 1
         aside = out.with_name(f"{out.stem}.other-model-{made.get('key', 'unidentified')}-{n}.jsonl")
     os.replace(out, aside)
-    print(f"warning: {out} was made by another P_θ ({made.get('key', 'not recorded')}); moved to {aside.name} and "
-          "regenerating", file=sys.stderr)
+    warnings.warn(f"{out} was made by another P_θ ({made.get('key', 'not recorded')}); moved to {aside.name} and "
+                  "regenerating", stacklevel=3)
     return aside
 
 

@@ -3,6 +3,7 @@ generation, solutions pass / student versions fail their graded cells, autogradi
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
@@ -245,6 +246,34 @@ def test_autograde_rerun_keeps_manual_grades_and_lists_invalid_submissions(toy_c
     assert set(rows) == {"alice", "bob"} and float(rows["alice"]["score"]) == 3.0 + 1.5
     invalid = list(csv.DictReader(open(out / "invalid_submissions.csv")))
     assert [(r["student"], r["assignment"]) for r in invalid] == [("eve", "01_toy")]
+
+
+def test_isolated_autograde_runs_student_code_with_a_throwaway_home_and_a_time_limit(toy_course, tmp_path):
+    """Issue #25 grade02: students' code runs as the instructor; --isolate gives it a temporary HOME, a filtered
+    environment (no secrets) and no network where unshare works, and a time limit per notebook."""
+    student = assignments.generate(tmp_path / "release", toy_course)["01_toy"]
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[2].source = ("import os, pathlib\n"
+                          "(pathlib.Path.home() / 'STUDENT_WAS_HERE').write_text('x')\n"
+                          "print('home=' + str(pathlib.Path.home()), 'secret=' + os.environ.get('MY_SECRET_TOKEN', '-'))\n"
+                          "def double(x):\n    return 2 * x")
+    (tmp_path / "subs" / "mallory").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "mallory" / "01_toy.ipynb")
+    real_home = Path.home()
+    os.environ["MY_SECRET_TOKEN"] = "sk-instructor"
+    try:
+        csv_path = autograde.autograde(tmp_path / "subs", tmp_path / "grades", profile="smoke",
+                                       notebooks_dir=toy_course, isolate=True, notebook_timeout=1800)
+    finally:
+        del os.environ["MY_SECRET_TOKEN"]
+    rows = {r["student"]: r for r in csv.DictReader(open(csv_path))}
+    assert float(rows["mallory"]["score"]) == 3.0
+    graded = nbformat.read(tmp_path / "grades/course/autograded/mallory/01_toy/01_toy.ipynb", as_version=4)
+    printed = str(graded.cells[2].outputs)
+    assert "home=" in printed and "secret=-" in printed and f"home={real_home} " not in printed and "steer-grading-home-" in printed
+    assert not (real_home / "STUDENT_WAS_HERE").exists()
+    with pytest.raises(AssignmentError, match="ran past its time limit of 0.001 s"):
+        assignments.run_nbgrader(tmp_path, "--version", isolate=True, timeout=0.001)
 
 
 def test_collect_submissions_names_bad_layouts(toy_course, tmp_path):
