@@ -73,11 +73,11 @@ def scratch_files(d: Path) -> dict[str, Path]:
     return f
 
 
-def spec(d: Path, name: str, **fields) -> str:
+def spec(d: Path, fname: str, **fields) -> str:
     import yaml
 
     body = {"name": "mine", "prompt": "### Q:", "data": {"train": {"files": ["rows.csv"], "text": "t"}}, **fields}
-    path = d / "spec" / f"{name}.yaml"
+    path = d / "spec" / f"{fname}.yaml"
     path.write_text(yaml.safe_dump(body), encoding="utf-8")
     return str(path)
 
