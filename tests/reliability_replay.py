@@ -176,16 +176,18 @@ def main() -> int:
         d = Path(tmp)
         os.environ.update(STEER_RUNS=str(d / "runs"), STEER_CACHE=os.environ.get("STEER_CACHE", str(Path.home() / ".cache" / "steer-kit")))
         files = scratch_files(d)
-        theirs = {k: v for k, v in files.items() if k in ("notes", "binary", "project", "afile", "secret")}
-        readme = (ROOT / "README.md").read_bytes()
+        theirs = {k: v for k, v in files.items() if k in ("notes", "binary", "project", "afile")}
+        theirs["checkout README.md"] = ROOT / "README.md"  # `export --out .` once replaced it
         for cid, argv, expected in cases(d, files):
             before = {k: snapshot(v) if v.is_dir() else v.read_bytes() for k, v in theirs.items()}
             t0 = time.time()
             rc, err = run_case(argv)
             after = {k: snapshot(v) if v.is_dir() else v.read_bytes() for k, v in theirs.items()}
             errors = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line]
-            if before != after or (ROOT / "README.md").read_bytes() != readme:
+            changed = [k for k in theirs if before[k] != after[k]]
+            if changed:
                 verdict = "lost"
+                err += f"\nchanged: {', '.join(changed)}"
             elif "Traceback (most recent call last)" in err:
                 verdict = "traceback"
             elif expected == "ok":
