@@ -417,3 +417,12 @@ def test_older_or_other_adapter_sets_are_moved_aside_and_regenerated_never_delet
     aside = out.with_name(f"{out.stem}.other-model-unidentified.jsonl")
     assert aside.read_text() == legacy  # kept, not deleted
     assert experiment.synthetic_records("hypotheses", "top_k", profile="smoke") == recs and made == [n]  # reused
+
+
+def test_exp04_a_binary_generations_file_is_named(tmp_path):
+    from steer_lib.experiments.export import ExportError, read_generations
+
+    f = tmp_path / "bin2.jsonl"
+    f.write_bytes(b"\x98\x00binary")
+    with pytest.raises(ExportError, match=r"bin2.jsonl: not a generations file \(not UTF-8 text: byte 0x98 at offset 0\)"):
+        read_generations(f)

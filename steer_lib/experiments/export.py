@@ -45,8 +45,13 @@ def read_generations(path: str | Path) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise ExportError(f"{p}: no such generations file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"{p}: not a generations file (not UTF-8 text: byte {exc.object[exc.start]:#x} at offset "
+                          f"{exc.start})") from None
     records = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
