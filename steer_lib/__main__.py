@@ -2,10 +2,15 @@
 
 Each command is a thin module in :mod:`steer_lib.cli`; this file only dispatches,
 importing the module on demand so ``--help`` and ``data fetch`` start fast.
+
+One error contract: whatever a command raises (a kit error, an ``OSError`` such as an unwritable folder, a model
+that does not load, a damaged file) ends in one ``error:`` line on stderr and exit code 2, never a traceback;
+``STEER_DEBUG=1`` shows the traceback instead. Ctrl-C still stops with Python's usual ``KeyboardInterrupt``.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 COMMANDS = {  # command -> (module, function taking argv, one-line help)
@@ -59,7 +64,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {cmd!r} is not part of this copy of the kit (a student copy has no instructor tools)",
               file=sys.stderr)
         return 2
-    return int(getattr(mod, func)(rest) or 0)
+    try:
+        return int(getattr(mod, func)(rest) or 0)
+    except Exception as exc:  # noqa: BLE001 -- the one top-level handler (see the module docstring)
+        if os.environ.get("STEER_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line: its first non-blank line, prefixed by the type for foreign errors.
+
+    The kit's own messages already say what is wrong and what to do; an error from a library (a model folder
+    transformers cannot read, a damaged safetensors file, a permission error) keeps its type name so it can be
+    looked up, and the hint says how to see the rest.
+
+    >>> one_line(ValueError("n=-1 must be a non-negative integer"))
+    'n=-1 must be a non-negative integer'
+    >>> one_line(PermissionError(13, "Permission denied", "/ro/x.jsonl"))
+    "PermissionError: [Errno 13] Permission denied: '/ro/x.jsonl'"
+    >>> one_line(RuntimeError("first line\\nsecond line"))
+    'RuntimeError: first line (1 more line(s); STEER_DEBUG=1 shows the traceback)'
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [repr(exc)]
+    more = f" ({len(lines) - 1} more line(s); STEER_DEBUG=1 shows the traceback)" if len(lines) > 1 else ""
+    text = lines[0] + more
+    own = type(exc).__module__.startswith("steer_lib") or type(exc) is ValueError
+    return text if own else f"{type(exc).__name__}: {text}"
 
 
 if __name__ == "__main__":

@@ -106,3 +106,56 @@ def read_yaml(path: Path, error: type[Exception]):
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+class OutputExistsError(FileExistsError):
+    """An output folder holds files the kit did not write (see :func:`check_output_folder`)."""
+
+
+OUTPUT_MARKER = ".steer-kit-output"  # written into every folder a command fills (export, site, assignments)
+
+
+def check_output_folder(out: Path, kind: str, force: bool = False, also_ours=None,
+                        force_does: str = "write into it anyway") -> None:
+    """Refuse to write a ``kind`` of output into ``out`` when it is a non-empty folder the kit did not fill.
+
+    A folder the kit filled before carries :data:`OUTPUT_MARKER` naming its ``kind`` (or passes ``also_ours``, a
+    check for outputs written before the marker existed): a rerun may replace it. Anything else -- a project
+    folder, a home directory, ``.`` -- needs ``force``; even then the kit's own checkout and its parents are refused.
+    Raises :class:`OutputExistsError` (a ``FileExistsError``) with one line saying which folder and what to do.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "README.md").write_text("mine")
+    4
+    >>> check_output_folder(d, "export")
+    Traceback (most recent call last):
+    ...
+    steer_lib.files.OutputExistsError: --out ... is a folder that holds files the kit did not write (README.md); choose a new or empty folder, or pass --force to write into it anyway
+    >>> check_output_folder(d, "export", force=True); mark_output_folder(d, "export"); check_output_folder(d, "export")
+    """
+    from . import paths
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file, not a folder; choose a new or empty folder")
+    if not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    marker = out / OUTPUT_MARKER
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == kind:
+        return
+    if also_ours is not None and also_ours(out):
+        return
+    root = paths.root().resolve()
+    if out.resolve() == root or out.resolve() in root.parents:
+        raise OutputExistsError(f"--out {out} is the kit's checkout or a folder above it; choose a new or empty folder")
+    if not force:
+        shown = ", ".join(entries[:3]) + (f", … ({len(entries)} entries)" if len(entries) > 3 else "")
+        raise OutputExistsError(f"--out {out} is a folder that holds files the kit did not write ({shown}); choose a "
+                              f"new or empty folder, or pass --force to {force_does}")
+
+
+def mark_output_folder(out: Path, kind: str) -> None:
+    """Record that the kit filled ``out`` with ``kind`` output (see :func:`check_output_folder`)."""
+    (Path(out) / OUTPUT_MARKER).write_text(kind + "\n", encoding="utf-8")

@@ -31,7 +31,7 @@ from typing import Any
 import nbformat
 
 from .. import paths
-from ..files import write_json
+from ..files import check_output_folder, mark_output_folder, write_json
 
 COURSE_ID = "steer-kit"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -41,6 +41,18 @@ DEFAULT_TIMEOUT = 3600  # seconds per cell: the first run of 02 may fine-tune P_
 
 class AssignmentError(RuntimeError):
     """nbgrader failed, or the inputs (notebooks, submissions) are not what an assignment needs."""
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """``path`` as a notebook, or AssignmentError naming the file and what is wrong (missing, not JSON, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssignmentError(f"{path}: no such notebook")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 -- nbformat raises NotJSONError, UnicodeDecodeError, KeyError, ...
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise AssignmentError(f"{path}: not a valid notebook ({exc.__class__.__name__}: {first})") from None
 
 
 # ---------------------------------------------------------------- which notebooks are assignments
@@ -129,14 +141,41 @@ c.Execute.timeout = {int(timeout)}
     return names
 
 
-def run_nbgrader(course: Path, *args: str) -> str:
-    """``python -m nbgrader ARGS`` in ``course``; its output, or AssignmentError with the output's tail."""
+_ISOLATED_ENV = ("STEER_", "HF_", "TOKENIZERS_", "OMP_", "MKL_", "LANG", "LC_", "TZ", "CUDA_")  # passed on
+
+
+def no_network_prefix() -> list[str]:
+    """``["unshare", "-rn"]`` where an unprivileged user and network namespace works here (Linux), else ``[]``."""
+    try:
+        ok = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return ["unshare", "-rn"] if ok else []
+
+
+def run_nbgrader(course: Path, *args: str, isolate: bool = False, timeout: float | None = None) -> str:
+    """``python -m nbgrader ARGS`` in ``course``; its output, or AssignmentError with the output's tail.
+
+    ``isolate`` (for grading students' code): a throw-away HOME, only the kit's and the libraries' settings from the
+    environment (no tokens, no SSH agent, no cloud credentials), and no network where ``unshare -rn`` works.
+    ``timeout``: seconds for the whole call, then it is killed (AssignmentError).
+    """
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
     # nbgrader shells out to `alembic` (the gradebook's schema tool): find it next to this Python even when the
     # virtualenv is not activated (as under `make`)
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    proc = subprocess.run(cmd, cwd=course, env=env, capture_output=True, text=True)
+    path_var = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PATH": path_var}
+    with tempfile.TemporaryDirectory(prefix="steer-grading-home-") as home:
+        if isolate:
+            env = {k: v for k, v in os.environ.items() if k.startswith(_ISOLATED_ENV)}
+            env.update(PATH=path_var, HOME=home, HF_HUB_OFFLINE="1", STEER_DATA=str(paths.data_dir()),
+                       STEER_RUNS=str(paths.runs_dir()), STEER_CACHE=str(paths.cache_dir()))
+            cmd = no_network_prefix() + cmd
+        try:
+            proc = subprocess.run(cmd, cwd=course, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssignmentError(f"`nbgrader {' '.join(args)}` ran past its time limit of {timeout:g} s and was "
+                                  "stopped") from None
     out = proc.stdout + proc.stderr
     # nbgrader logs failures at ERROR level but may still exit 0 (e.g. a notebook it could not process)
     if proc.returncode != 0 or "| ERROR]" in out:
@@ -161,16 +200,20 @@ def _replace(src: Path, dest: Path) -> None:
 
 
 # ---------------------------------------------------------------- generate
-def generate(out: Path, notebooks_dir: Path | None = None) -> dict[str, Path]:
+def generate(out: Path, notebooks_dir: Path | None = None, force: bool = False) -> dict[str, Path]:
     """Student versions of every assignment notebook, plus the gradebook and a manifest, in ``out``.
 
     ``out/<assignment>/<notebook>.ipynb`` is what students get (solutions replaced by ``raise
     NotImplementedError()`` / "YOUR ANSWER HERE", hidden tests removed, test cells locked and checksummed);
     ``out/gradebook.db`` records the graded cells; ``out/MANIFEST.json`` the SHA-256 of every source and student
-    notebook. Returns ``{assignment: student notebook path}``.
+    notebook. Returns ``{assignment: student notebook path}``. An ``out`` holding files the kit did not write is
+    refused unless ``force`` (an earlier release, with its ``MANIFEST.json``, is replaced assignment by assignment).
     """
     out = Path(out).resolve()
     notebooks = assignment_notebooks(notebooks_dir)
+    check_output_folder(out, "assignments", force, also_ours=_is_release,
+                        force_does="write the release into it, replacing its gradebook.db, MANIFEST.json and "
+                                   "assignment folders")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".steer-assign-", dir=out) as tmp:
         course = Path(tmp) / "course"
@@ -189,7 +232,16 @@ def generate(out: Path, notebooks_dir: Path | None = None) -> dict[str, Path]:
         _replace(course / "gradebook.db", out / "gradebook.db")
         write_json(course / "MANIFEST.json", manifest, sort_keys=True)
         _replace(course / "MANIFEST.json", out / "MANIFEST.json")
+    mark_output_folder(out, "assignments")
     return result
+
+
+def _is_release(folder: Path) -> bool:
+    """A release the kit wrote before the output marker existed: its MANIFEST.json names the kit's course."""
+    try:
+        return json.loads((folder / "MANIFEST.json").read_text(encoding="utf-8")).get("course_id") == COURSE_ID
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _nbgrader_version() -> str:
@@ -213,7 +265,7 @@ def validate(notebook: Path, invert: bool = False, timeout: int = DEFAULT_TIMEOU
     from traitlets.config import Config
 
     notebook = Path(notebook)
-    nb = nbformat.read(notebook, as_version=4)
+    nb = read_notebook(notebook)
     nb = set_parameters(nb, **params) if params else nb
     nb = nb if full else up_to_last_exercise(nb)
     with tempfile.TemporaryDirectory(prefix="steer-validate-") as tmp:

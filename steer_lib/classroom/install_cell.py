@@ -112,7 +112,11 @@ def sync(notebooks: list[Path] | None = None, check: bool = False) -> list[Path]
     found = notebooks if notebooks is not None else sorted((paths.root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     differ = []
     for path in map(Path, found):
-        nb = nbformat.read(path, as_version=4)
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # noqa: BLE001 -- missing, not JSON, not a notebook: one line naming the file
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise ValueError(f"{path}: not a readable notebook ({exc.__class__.__name__}: {first})") from None
         i = find_install_cell(nb)
         if i is None:
             raise ValueError(f"{path}: no install cell (a code cell tagged {TAG!r} or reading {SOURCES[-1]})")

@@ -26,7 +26,7 @@ from typing import Callable
 import nbformat
 
 from .. import paths
-from ..files import write_json
+from ..files import check_output_folder, mark_output_folder, write_json
 from ..runtime import no_log
 from .assignments import AssignmentError, _replace, assignment_notebooks, generate
 from .install_cell import find_install_cell
@@ -264,14 +264,16 @@ def _figures_page(profile: str, files: list[str]) -> str:
 
 def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | None = None,
           runs: Path | None = None, figures_root: Path | None = None, profiles: tuple[str, ...] = PROFILES,
-          log: Callable[[str], None] = no_log) -> Path:
+          log: Callable[[str], None] = no_log, force: bool = False) -> Path:
     """Render the site into ``out`` (default ``site/``, or ``site-student/`` with ``student``); returns its
-    ``index.html``. ``out`` is replaced as a whole, so a page of a notebook that no longer exists cannot stay."""
+    ``index.html``. ``out`` is replaced as a whole, so a page of a notebook that no longer exists cannot stay;
+    hence an ``out`` that holds files the kit did not write is refused unless ``force``."""
     root = paths.root()
     out = Path(out or root / ("site-student" if student else "site")).resolve()
     notebooks_dir = Path(notebooks_dir or root / "notebooks")
     runs = Path(runs or paths.runs_dir())
     figures_root = Path(figures_root or root / "figures")
+    check_output_folder(out, "site", force, also_ours=_is_site, force_does="replace it, and everything in it, by the site")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".steer-site-", dir=out.parent) as tmp:
         students = None
@@ -307,6 +309,7 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
         write_json(site / "site.json",
                    {"student": student, "pages": {v.page: {"notebook": l.stem, "status": v.status, "label": v.label}
                                                   for l in lessons for v in l.variants}})
+        mark_output_folder(site, "site")
         if student:
             leaks = [f"{p.name}: {m}" for p in sorted(site.glob("*.html")) for m in MARKERS
                      if m in visible_text(p.read_text(encoding="utf-8"))]
@@ -317,6 +320,14 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
         else:
             site.rename(out)
     return out / "index.html"
+
+
+def _is_site(folder: Path) -> bool:
+    """A site the kit built before the output marker existed: its ``site.json`` lists its pages."""
+    try:
+        return "pages" in json.loads((folder / "site.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def visible_text(page: str) -> str:

@@ -11,6 +11,7 @@ The work is :mod:`steer_lib.classroom`.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def cli(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate", help="student versions + gradebook from notebooks/")
     g.add_argument("--out", type=Path, default=paths.root() / "assignments" / "release")
+    g.add_argument("--force", action="store_true", help="write into an --out folder holding files the kit did not write")
     v = sub.add_parser("validate", help="execute a notebook and check its graded cells (exit 1 if any fails)")
     v.add_argument("notebook", type=Path)
     v.add_argument("--invert", action="store_true", help="expect every graded cell to fail (a student version)")
@@ -34,6 +36,10 @@ def cli(argv: list[str] | None = None) -> int:
     a.add_argument("--out", type=Path, default=paths.root() / "assignments" / "grades")
     a.add_argument("--profile", default="smoke", help="PROFILE to run submissions at; 'keep' keeps the student's")
     a.add_argument("--full", action="store_true", help="run whole submissions, not just up to the last exercise")
+    a.add_argument("--isolate", action="store_true",
+                   help="grade each submission in its own run: throw-away HOME, filtered environment, no network "
+                        "(unshare -rn, where it works), a time limit per notebook (docs/teaching.md)")
+    a.add_argument("--notebook-timeout", type=float, help="with --isolate: seconds per notebook (default: --timeout)")
     c = sub.add_parser("install-cell", help="write the hosted-runtime install cell (one source) into the notebooks")
     c.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in notebooks/")
     c.add_argument("--check", action="store_true", help="only report the notebooks that differ (exit 1 if any)")
@@ -46,7 +52,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "generate":
-            for name, path in generate(args.out).items():
+            for name, path in generate(args.out, force=args.force).items():
                 print(f"{name}: {path}")
             print(f"gradebook: {args.out / 'gradebook.db'}")
         elif args.cmd == "student-repo":
@@ -70,14 +76,23 @@ def cli(argv: list[str] | None = None) -> int:
             print("OK" if not result else f"NOT OK: {', '.join(f'{len(v)} {k}' for k, v in result.items())}")
             return 0 if not result else 1
         else:
-            args.out.mkdir(parents=True, exist_ok=True)
             from ..classroom.grading import autograde  # (a separate module: it needs the gradebook API)
 
             profile = None if args.profile == "keep" else args.profile
-            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout, full=args.full)
+            csv_path = autograde(args.submissions, args.out, profile=profile, timeout=args.timeout, full=args.full,
+                                 isolate=args.isolate, notebook_timeout=args.notebook_timeout)
             with open(csv_path) as f:
                 print(f.read(), end="")
             print(f"wrote {csv_path} and {csv_path.with_name('grades_cells.csv')}")
+            with open(csv_path.with_name("invalid_submissions.csv"), newline="") as f:
+                invalid = list(csv.DictReader(f))
+            for row in invalid:  # one line each, by student and file
+                print(f"not graded: student {row['student']}, {row['assignment']}: {row['file']}: {row['problem']}",
+                      file=sys.stderr)
+            if invalid:
+                print(f"{len(invalid)} submission(s) not graded: listed in "
+                      f"{csv_path.with_name('invalid_submissions.csv')}", file=sys.stderr)
+                return 1
     except AssignmentError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

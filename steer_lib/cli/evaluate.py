@@ -40,6 +40,20 @@ def _quiet() -> None:
     warnings.simplefilter("ignore", MetricWarning)  # the CLI prints result["warnings"] itself
 
 
+def check_numbers(a) -> None:
+    """The numeric options and local model folders, checked before any text is embedded or model loaded."""
+    from pathlib import Path
+
+    for name, low in (("seed", 0), ("mauve_seeds", 1), ("bootstrap", 0)):
+        value = getattr(a, name, None)
+        if value is not None and value < low:
+            raise InputError(f"--{name.replace('_', '-')} {value}: must be >= {low}")
+    for name in ("embedder", "tokenizer"):
+        value = getattr(a, name, None)
+        if value and (value.startswith(("/", ".", "~")) or Path(value).exists()) and not Path(value).expanduser().is_dir():
+            raise InputError(f"--{name} {value}: no such model folder")
+
+
 def cli(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m steer_lib evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +77,7 @@ def cli(argv: list[str]) -> int:
             get_task(a.task)
         if a.n is not None and a.n < 1:
             raise InputError(f"--n {a.n}: must be >= 1")
+        check_numbers(a)
         from ..metrics.fidelity import protocol_settings
 
         protocol_settings(a.protocol, classifier=a.classifier, mauve_seeds=a.mauve_seeds)
@@ -103,6 +118,11 @@ def cli_reference(argv: list[str]) -> int:
 
     if a.n is not None and a.n < 1:
         print(f"error: --n {a.n}: must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        check_numbers(a)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_threads()
     _quiet()

@@ -10,9 +10,21 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from ..config import parse_sets
 from ..finetune.domain_model import adapter_dir, finetune, is_finished, read_record
+
+
+def check_writable(folder: Path) -> None:
+    """Raise ValueError naming ``folder`` when the adapter could not be saved there (checked before training)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ValueError(f"cannot save the adapter under {folder} ({exc.strerror or exc}); nothing was trained: "
+                         "set STEER_RUNS to a writable folder") from None
 
 
 # ---------------------------------------------------------------- CLI
@@ -30,6 +42,8 @@ def cli(argv: list[str] | None = None) -> int:
         overrides = parse_sets(args.set)
         path = adapter_dir(args.task, args.profile, args.base, **overrides)
         cached = is_finished(path) and not args.force
+        if not cached:
+            check_writable(path.parent)  # before training: a run must never be lost to an unwritable folder
         path = finetune(args.task, args.profile, args.base, force=args.force, progress=not args.no_progress,
                         **overrides)
     except (ValueError, FileNotFoundError) as e:

@@ -24,7 +24,7 @@ from .. import paths
 from ..data.tasks import get_task
 from ..decoding import distributed
 from ..decoding.methods import METHODS, resolve_params
-from ..decoding.writer import ResumeError, default_tag, generate_file
+from ..decoding.writer import ResumeError, check_out, default_tag, generate_file
 
 
 def load_models(args) -> tuple:
@@ -52,6 +52,22 @@ def load_models(args) -> tuple:
     return model, tok, None, model_id(args.base), None
 
 
+def check_args(args, uses_negatives: bool) -> None:
+    """Every number the run needs, checked before a model is loaded (or, with --profile, trained)."""
+    from ..runtime import resolve_device
+
+    for name, value, low in (("--n", args.n, 0), ("--batch-size", args.batch_size, 1), ("--seed", args.seed, 0),
+                             ("--max-new-tokens", args.max_new_tokens, 1), ("--k", args.k if uses_negatives else None, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{name} {value}: must be an integer >= {low}")
+    if args.batch_size > MAX_BATCH:
+        raise ValueError(f"--batch-size {args.batch_size}: more than {MAX_BATCH} rows per batch cannot fit in memory")
+    resolve_device(args.device)  # an unknown device name, or cuda on a machine without one: one line, now
+
+
+MAX_BATCH = 4096  # rows decoded at once; far above what fits in any GPU's memory at the kit's model sizes
+
+
 def cli(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m steer_lib generate", description=__doc__.split("\n")[0])
     ap.add_argument("--task", required=True)
@@ -77,10 +93,12 @@ def cli(argv: list[str] | None = None) -> int:
                                         ("top_p", args.top_p), ("temperature", args.temperature),
                                         ("max_new_tokens", args.max_new_tokens)) if v is not None}
         eff = resolve_params(args.method, **{key: v for key, v in params.items() if key != "max_new_tokens"})
+        check_args(args, uses_negatives=eff["eta"] > 0)
         tag_params = {**params, **({"k": args.k} if eff["eta"] > 0 else {})}
         tag = default_tag(args.method, args.seed, **tag_params)
         out = Path(args.out) if args.out else (paths.runs_dir() / (args.profile or "custom") / "generations"
                                               / task.name / f"{tag}.jsonl")
+        check_out(out)  # someone else's file, or a folder: refused before a model is loaded
     except ValueError as e:
         if distributed.is_main():
             print(f"error: {e}", file=sys.stderr)

@@ -21,9 +21,12 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--student", action="store_true", help="render the student versions (no solutions)")
     ap.add_argument("--profiles", nargs="+", default=list(PROFILES),
                     help=f"executed copies to prefer, in order (default: {' '.join(PROFILES)})")
+    ap.add_argument("--force", action="store_true",
+                    help="replace an --out folder that holds files the kit did not write (everything in it goes)")
     args = ap.parse_args(argv)
     try:
-        index = build(args.out, student=args.student, profiles=tuple(args.profiles), log=print)
+        index = build(args.out, student=args.student, profiles=tuple(args.profiles), log=print,
+                      force=args.force)
     except AssignmentError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

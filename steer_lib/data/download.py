@@ -132,16 +132,33 @@ def verify(dest: str | Path | None = None) -> list[str]:
     return [e.path for e in manifest() if not is_valid(dest / e.path, e)]
 
 
+_VERIFIED: dict[tuple[str, int, int], bool] = {}  # (path, mtime_ns, size) -> sha256 matched: hashed once a process
+
+
 def require(relpath: str) -> Path:
-    """Path of a manifest file on disk, or a :class:`DataError` saying how to fetch it."""
+    """Path of a manifest file on disk, verified, or a :class:`DataError` saying how to fetch it.
+
+    Checked on every use, not only at fetch: the size on every call (free), the sha256 once per process and file
+    version (cached by path, mtime and size), so a truncated or edited file is never read as real data.
+    """
     target = paths.data_dir() / relpath
-    if target.is_file():
-        return target
-    known = {e.path for e in manifest()}
-    if relpath not in known:
+    entries = {e.path: e for e in manifest()}
+    if relpath not in entries:
         raise DataError(f"{relpath!r} is not in the data manifest")
+    if target.is_file():
+        entry, st = entries[relpath], target.stat()
+        if st.st_size != entry.bytes:
+            raise DataError(f"data file {target} has {st.st_size} bytes, not the {entry.bytes} of the manifest: it is "
+                            f"damaged or was edited; restore it with:  {FETCH_HINT} --only {relpath}")
+        key = (str(target.resolve()), st.st_mtime_ns, st.st_size)
+        if key not in _VERIFIED:
+            _VERIFIED[key] = sha256_of(target) == entry.sha256
+        if not _VERIFIED[key]:
+            raise DataError(f"data file {target} does not match the sha256 of the manifest: it is damaged or was "
+                            f"edited; restore it with:  {FETCH_HINT} --only {relpath}")
+        return target
     raise DataError(
-        f"data file {relpath} is missing from {paths.data_dir()}.\n"
-        f"Fetch it with:  {FETCH_HINT}   (offline: {FETCH_HINT} --mirror /path/to/shared/data, "
+        f"data file {relpath} is missing from {paths.data_dir()}; "
+        f"fetch it with:  {FETCH_HINT}   (offline: {FETCH_HINT} --mirror /path/to/shared/data, "
         f"or set STEER_DATA_MIRROR)"
     )

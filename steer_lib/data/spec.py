@@ -30,6 +30,8 @@ columns: id, comment``), and a file that does not parse names the line.
 from __future__ import annotations
 
 import json
+import os
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +87,46 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     bad = sorted(set(raw["data"]) - {"train", "test"})
     if bad:
         raise _err(str(p), f"data: unknown split(s) {', '.join(bad)}; use train and test")
+    check_fields(raw, str(p))
     return raw
+
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # the name is a folder in runs/: one safe path part
+INTS = {"max_new_tokens": 1, "val_size": 0, "test_size": 0}  # integer fields and their smallest value
+
+
+def check_fields(raw: dict[str, Any], where: str) -> None:
+    """The scalar fields' types and ranges, each error naming its field.
+
+    >>> check_fields({"name": "../../x"}, "my.yaml")
+    Traceback (most recent call last):
+    ...
+    steer_lib.data.validity.TaskSpecError: my.yaml: name: '../../x' must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit (it names a folder under runs/)
+    >>> check_fields({"name": "t", "val_size": -3}, "my.yaml")
+    Traceback (most recent call last):
+    ...
+    steer_lib.data.validity.TaskSpecError: my.yaml: val_size: -3 must be an integer >= 0
+    """
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
+        raise _err(where, f"name: {name!r} must be 1-64 letters, digits, '-', '_' or '.', starting with a letter "
+                          "or digit (it names a folder under runs/)")
+    for key, low in INTS.items():
+        value = raw.get(key, low)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise _err(where, f"{key}: {value!r} must be an integer >= {low}")
+    stops = raw.get("stop_strings", [])
+    if not isinstance(stops, list) or not all(isinstance(x, str) and x for x in stops):
+        raise _err(where, f"stop_strings: {stops!r} must be a list of non-empty strings")
+    for x in stops:
+        if x.startswith("re:"):
+            try:
+                re.compile(x[3:])
+            except re.error as exc:
+                raise _err(where, f"stop_strings: {x!r} is not a valid regular expression ({exc})") from None
+    for key in ("prompt", "answer_marker", "label", "description"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise _err(where, f"{key}: expected text, got {type(raw[key]).__name__}")
 
 
 def parse_source(raw: Any, where: str) -> Source:
@@ -95,7 +136,9 @@ def parse_source(raw: Any, where: str) -> Source:
     if unknown:
         raise _err(where, f"unknown field(s) {', '.join(unknown)}; valid: {', '.join(sorted(SOURCE_FIELDS))}")
     files = raw.get("files", [])
-    files = [files] if isinstance(files, str) else list(files)
+    files = [files] if isinstance(files, str) else files
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise _err(f"{where}.files", f"expected a file name or a list of file names, got {files!r}")
     if bool(files) == bool(raw.get("hub")):
         raise _err(where, "give exactly one of 'files' (local or manifest paths) and 'hub' (a dataset id)")
     if bool(raw.get("text")) == bool(raw.get("template")):
@@ -128,17 +171,30 @@ def _csqa_rows(rows: list[dict]) -> list[dict]:
 READERS: dict[str, Callable[[list[dict]], list[dict]]] = {"csqa": _csqa_rows}
 
 
+ALLOW_OUTSIDE = "STEER_ALLOW_OUTSIDE"  # =1: a spec may read data files outside its own folder
+
+
 def _resolve(file: str, base: Path | None, where: str) -> Path:
-    """A local path (relative to the spec's folder) or a path in the kit's data manifest."""
+    """A local path inside the spec's folder, or a path in the kit's data manifest.
+
+    A spec is a file someone may have sent you: a data file outside its folder (``../secret.csv``, an absolute
+    path, ``~``) is refused unless ``STEER_ALLOW_OUTSIDE=1`` is set, so a spec cannot read (and echo the columns
+    of, or train on) any file on the machine.
+    """
     from .download import manifest, require
 
     p = Path(file).expanduser()
-    if not p.is_absolute() and base is not None and (base / p).exists():
-        return base / p
-    if p.is_absolute() and p.exists():
-        return p
+    full = p if p.is_absolute() else (base or Path.cwd()) / p
+    inside = base is None or full.resolve().is_relative_to(base.resolve())
+    if inside and full.exists():
+        return full
     if file in {e.path for e in manifest()}:
         return require(file)
+    if not inside and os.environ.get(ALLOW_OUTSIDE) != "1":
+        raise _err(where, f"data file {file!r} is outside the spec's folder {base}; move it there, or set "
+                          f"{ALLOW_OUTSIDE}=1 to let this spec read it")
+    if full.exists():
+        return full
     raise _err(where, f"data file {file!r} not found (looked in {base or Path.cwd()} and the data manifest)")
 
 

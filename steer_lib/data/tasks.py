@@ -66,6 +66,9 @@ class Task:
         pool = pools["train"]
         if split == "all":
             return list(pool)
+        if split == "train" and self.val_size >= len(pool):  # else fine-tuning has nothing to learn from
+            raise spec.TaskSpecError(f"{self.source or self.name}: val_size={self.val_size} holds out every one of "
+                                     f"the {len(pool)} training examples; set val_size: below {len(pool)}")
         idx = list(range(len(pool)))
         random.Random(VAL_SEED).shuffle(idx)
         val = set(idx[: self.val_size])

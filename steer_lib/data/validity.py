@@ -78,23 +78,44 @@ PARSERS: dict[str, Callable[[str], Parsed]] = {  # the built-in validity rules a
 }
 
 
-def regex_parser(pattern: str, where: str):
+REGEX_TIMEOUT = 2.0  # seconds one validity match may take: a linear pattern needs microseconds per sample
+
+
+def regex_parser(pattern: str, where: str, timeout: float = REGEX_TIMEOUT):
     """A validity rule from a regular expression: a full match is valid, its named groups are the fields.
+
+    The pattern comes from a spec file, so it runs with a time limit (the ``regex`` package's ``timeout=``): a
+    pattern that backtracks catastrophically (nested repetition such as ``(\\w+\\s?)+``) fails with a message
+    naming it instead of hanging ``evaluate``.
 
     >>> p = regex_parser(r"(?P<q>.+\\?)", "spec")
     >>> p("Is it cold?").valid, p("Is it cold?").fields, p("No.").reason
     (True, {'q': 'Is it cold?'}, 'does not match (?P<q>.+\\\\?)')
+    >>> slow = regex_parser(r"(?P<q>(\\w+\\s?)+\\?)", "spec")   # issue #25 redos02: hung with re, not with regex
+    >>> slow("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen").valid
+    False
+    >>> regex_parser(r"(a|aa)+b", "my.yaml", timeout=0.05)("a" * 40)
+    Traceback (most recent call last):
+    ...
+    steer_lib.data.validity.TaskSpecError: my.yaml.validity.regex: the pattern '(a|aa)+b' took more than 0.05 s on one 40-character sample (catastrophic backtracking: avoid nested repetition such as (\\w+\\s?)+)
     """
+    import regex
+
     try:
-        rx = re.compile(pattern, re.S)
-    except re.error as exc:
+        rx = regex.compile(pattern, regex.S | regex.V0)
+    except regex.error as exc:
         raise TaskSpecError(f"{where}.validity.regex: not a valid regular expression ({exc})") from None
 
     def parse(text: str) -> Parsed:
         t = normalise_whitespace(text)
         if not t:
             return Parsed(False, reason="empty")
-        m = rx.fullmatch(t)
+        try:
+            m = rx.fullmatch(t, timeout=timeout)
+        except TimeoutError:
+            raise TaskSpecError(f"{where}.validity.regex: the pattern {pattern!r} took more than {timeout:g} s on one "
+                                f"{len(t)}-character sample (catastrophic backtracking: avoid nested repetition "
+                                "such as (\\w+\\s?)+)") from None
         return Parsed(True, m.groupdict()) if m else Parsed(False, reason=f"does not match {pattern}")
     return parse
 

@@ -27,9 +27,35 @@ NEG_INF = float("-inf")
 
 
 def check_nonneg(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < 0:
-        raise ValueError(f"{name}={value!r} must be a number >= 0")
+    """``value`` as a float, or ValueError: γ, η, β must be finite and not negative (∞ turns every score NaN).
+
+    >>> check_nonneg("gamma", float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: gamma=inf must be a number >= 0 (and finite)
+    """
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+            or value < 0):
+        raise ValueError(f"{name}={value!r} must be a number >= 0 (and finite)")
     return float(value)
+
+
+class NonFiniteScoresError(ValueError):
+    """A decoding step produced NaN scores (or none finite): what would be sampled is meaningless."""
+
+
+def check_scores(s: torch.Tensor, what: str) -> torch.Tensor:
+    """``s`` unchanged, or NonFiniteScoresError when a row has a NaN or no finite score at all.
+
+    Sampling from such a row silently yields garbage (an empty sample, ``Infinity`` in a record); stopping names
+    the likely causes instead. One reduction per step: negligible beside the forward passes.
+    """
+    if bool(torch.isnan(s).any()) or not bool(torch.isfinite(s).any(dim=-1).all()):
+        raise NonFiniteScoresError(
+            f"{what} scores are not finite at this decoding step (NaN, or no finite value in a row): the model's "
+            "logits are damaged (a corrupt adapter or model file: rerun `python -m steer_lib finetune --force`, or "
+            "delete the model folder) or a setting overflows; stopped before writing any such sample")
+    return s
 
 
 class SteerCombine:
@@ -66,7 +92,7 @@ class SteerCombine:
         if self.plausibility is not None:
             keep = lp >= lp.max(dim=-1, keepdim=True).values + math.log(self.plausibility)
             s = s.masked_fill(~keep, NEG_INF)
-        return s
+        return check_scores(s, "the STEER")
 
 
 def check_plausibility(alpha: float | None) -> float | None:
@@ -104,8 +130,8 @@ class Temperature:
     """Divide scores by T (T > 0)."""
 
     def __init__(self, temperature: float = 1.0):
-        if not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"temperature={temperature!r} must be > 0")
+        if not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+            raise ValueError(f"temperature={temperature!r} must be > 0 (and finite)")
         self.temperature = float(temperature)
 
     def __call__(self, scores: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,7 @@ from .. import __version__
 from ..data.tasks import Task, get_task
 from ..locks import file_lock
 from . import distributed
+from .memory import check_fits
 from .methods import SHARDABLE, generate, resolve_params
 from .negatives import NegativePool
 
@@ -92,8 +93,57 @@ def _scan(out: Path, batch_size: int, n: int) -> _Scan:
     return _Scan(records, whole, ends[whole], len(lines), damage)
 
 
+KIT_PREFIX = b'{"index": 0, "text": '  # how the kit's first record starts (json.dumps of the record, keys in order)
+
+
+def _check_kit_file(out: Path, scan: _Scan) -> None:
+    """Refuse a non-empty ``out`` whose first line is not a record the kit wrote: it is someone else's file.
+
+    A kit file starts with the first record's ``{"index": 0, "text": `` (even when that line was torn by a killed
+    run) and its records carry ``kit_version``; anything else -- a text file, a binary, another tool's JSONL -- is
+    left untouched rather than "resumed" (which would cut it to nothing and write samples over it).
+    """
+    if scan.lines == 0:
+        return
+    with open(out, "rb") as f:
+        head = f.read(len(KIT_PREFIX))
+    first = scan.found[0] if scan.found else None
+    if head != KIT_PREFIX or (first is not None and not {"kit_version", "raw", "method"} <= set(first)):
+        raise ResumeError(f"{out} exists and is not a generations file written by the kit (its first line is not "
+                          "a kit record); nothing was changed: pass another --out, or move the file away")
+
+
+def check_out(out: str | Path) -> None:
+    """Refuse, before any model is loaded, an ``out`` that is a folder or a file the kit did not write."""
+    out = Path(out)
+    if out.is_dir():
+        raise ResumeError(f"out={str(out)!r} is a folder; give a file name such as {str(out / 'samples.jsonl')!r}")
+    if out.is_file() and out.stat().st_size:
+        with open(out, "rb") as f:
+            first = f.readline()
+        lines = 1 if first else 0
+        found = []
+        if first.endswith(b"\n"):
+            try:
+                rec = json.loads(first)
+                found = [rec] if isinstance(rec, dict) else []
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass
+        _check_kit_file(out, _Scan(found, 0, 0, lines, None))
+
+
 def _check_resumable(out: Path, scan: _Scan, run: dict, n: int, batch_size: int, strict: bool) -> None:
-    """Refuse a file of other settings (and, with ``strict``, a damaged one); warn about damage otherwise."""
+    """Refuse a file the kit did not write, or of other settings (and, with ``strict``, a damaged one); warn about
+    damage otherwise."""
+    _check_kit_file(out, scan)
+    for r in scan.found[:1]:  # a file of another P_θ (retrained on edited data, or damaged and retrained)
+        if run.get("adapter") is not None and r.get("adapter") != run["adapter"]:
+            made = r.get("adapter")
+            by = (f"adapter {made.get('key')} with weights {str(made.get('weights_sha256'))[:12]}…"
+                  if isinstance(made, dict) else f"a model the kit did not identify (kit {r.get('kit_version')})")
+            raise ResumeError(f"{out} was made by {by}, not by this run's adapter {run['adapter']['key']} with "
+                              f"weights {run['adapter']['weights_sha256'][:12]}…; resuming would mix two models' "
+                              "samples in one file: pass another --out, or move the file away to regenerate it")
     for r in scan.found[:1]:  # check before touching the file: never cut someone else's records
         diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
         if diff:
@@ -168,7 +218,11 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     run = {"task": task.name, "method": method, "params": record_params, "seed": seed,
            "model": model_id or _name(model),
            "base_model": base_model_id or (_name(base_model) if base_model else None)}
+    adapter = getattr(model, "steer_adapter", None)  # set by load_domain_model: the adapter's key and weights' sha256
+    if adapter is not None:
+        run["adapter"] = dict(adapter)
     out = Path(out)
+    check_out(out)
     rank, world = distributed.setup()
     if rank == 0:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +259,10 @@ def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, e
                      negatives_pool_texts, progress: bool, strict: bool, rank: int, world: int) -> None:
     uses_neg = eff["eta"] > 0
     done = _resume_point(out, run=run, n=n, batch_size=batch_size, strict=strict, rank=rank)
+    if len(done) < n:  # fail fast, before the first batch, when the KV caches cannot fit
+        prompt = len(tokenizer(task.prompt)["input_ids"])
+        streams = [prompt] + ([prompt] if eff["gamma"] > 0 else []) + ([prompt + max_neg] if uses_neg else [])
+        check_fits(model, streams, min(batch_size, n) * max(1, int(eff.get("num_beams") or 1)), max_new)
     pool = None
     if uses_neg:
         texts = list(negatives_pool_texts) if negatives_pool_texts is not None else task.real_texts("train")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -122,6 +123,45 @@ def _domain_model(task: str, profile: str, base_model: str = ""):
     return load_domain_model(task, profile, base=base_model or None)
 
 
+def cached_adapter(task: str, profile: str, base_model: str = "") -> dict[str, str] | None:
+    """The identity (key, weights' sha256) of the P_θ this experiment generates with, verified; None when it is not
+    trained yet (nothing is trained here: a complete set is then checked once the model is loaded)."""
+    from ..finetune.domain_model import adapter_dir, adapter_identity, is_finished
+
+    path = adapter_dir(task, profile, base=base_model or None)
+    return adapter_identity(path) if is_finished(path) else None
+
+
+def _first_record(path: Path) -> dict | None:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        line = f.readline()
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def _set_aside(out: Path, first: dict) -> Path:
+    """Move a sample set made by another P_θ out of the way (never deleted) so that it is regenerated.
+
+    Sets written before records named their adapter (kit versions before the provenance fields) take this path
+    too: nothing shows which P_θ made them, so they are regenerated rather than trusted.
+    """
+    import warnings
+
+    made = first.get("adapter") or {}
+    aside = out.with_name(f"{out.stem}.other-model-{made.get('key', 'unidentified')}.jsonl")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = out.with_name(f"{out.stem}.other-model-{made.get('key', 'unidentified')}-{n}.jsonl")
+    os.replace(out, aside)
+    warnings.warn(f"{out} was made by another P_θ ({made.get('key', 'not recorded')}); moved to {aside.name} and "
+                  "regenerating", stacklevel=3)
+    return aside
+
+
 def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, gamma: float | None = None,
                       eta: float | None = None, progress: bool = False, **overrides: Any) -> list[dict]:
     """The sample records of one experiment, generating whatever is missing (resumes a partial file)."""
@@ -135,12 +175,20 @@ def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, ga
             records = read_jsonl(out)
         except ValueError:  # a torn last line (a killed run) or damage: generate_file resumes or refuses, below
             records = []
-        if len(records) >= cfg.n_samples:
+        expected = cached_adapter(t.name, profile, cfg.base_model)
+        if records and expected is not None and records[0].get("adapter") != expected:
+            _set_aside(out, records[0])  # another P_θ made it (or an older kit that did not say which)
+        elif len(records) >= cfg.n_samples:
             return records[: cfg.n_samples]
     settings = method_settings(method, cfg, gamma, eta)
     if "k_neg" in settings:
         settings["k"] = settings.pop("k_neg")  # generate_file's name for the negatives per sample
     model, tok = _domain_model(t.name, profile, cfg.base_model)
+    made_by = getattr(model, "steer_adapter", None)  # the adapter may have been trained just now
+    if made_by is not None and out.exists():
+        first = _first_record(out)
+        if first is not None and first.get("adapter") != made_by:
+            _set_aside(out, first)
     generate_file(t.name, method, cfg.n_samples, out, model=model, tokenizer=tok, seed=seed,
                   batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens or t.max_new_tokens,
                   progress=progress, strict=True, **settings)  # the pipeline never regenerates past damage
@@ -169,15 +217,29 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
     gen = generation_path(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
     out = metrics_path(gen)
     if out.exists() and not force:
-        cached = json.loads(out.read_text())
-        # a file from an older metric definition lacks measures (or holds old ones): rescore, the texts are on disk
-        if cached.get("metrics_version") == METRICS_VERSION or not gen.exists():
+        try:
+            cached = json.loads(out.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            cached = {}  # damaged: rescored below
+        # a file from an older metric definition lacks measures (or holds old ones): rescore, the texts are on disk;
+        # so is one that scored other samples than the file now holds (regenerated, or edited)
+        if not gen.exists() and cached:
+            return cached
+        if cached.get("metrics_version") == METRICS_VERSION and cached.get("generations_sha256") == _sha256(gen):
             return cached
     texts = synthetic_texts(task, method, profile=profile, seed=seed, gamma=gamma, eta=eta, **overrides)
     result = evaluate(texts, real_reference(task), task=task, seed=seed, mauve_seeds=cfg.mauve_seeds,
                       bootstrap=cfg.bootstrap)
     result = {"task": get_task(task).name, "method": method, "seed": seed, "profile": profile,
               "base_model": model_id(cfg.base_model or None),
-              **method_settings(method, cfg, gamma, eta), "metrics_version": METRICS_VERSION, **result}
+              **method_settings(method, cfg, gamma, eta), "metrics_version": METRICS_VERSION,
+              "generations_sha256": _sha256(gen), **result}
     write_json(out, result, strict=False, default=float)  # NaN stays NaN: the readers are this module's callers
     return result
+
+
+def _sha256(path: Path) -> str:
+    """The sha256 of a generations file: the metrics JSON names the exact samples it scored."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..data import get_task
-from ..files import jsonable, read_jsonl, write_atomic
+from ..files import check_output_folder, jsonable, mark_output_folder, read_jsonl, write_atomic
 
 AUDIT_KEYS = ("n_tokens", "stop", "negative_ids", "negative_is_real")  # recorded by generation since kit 0.2
 # Licence notes of the real data each built-in task conditions on (from the data manifest's sources).
@@ -138,15 +138,19 @@ Synthetic text can reproduce biases and errors of the models and of the real dat
 
 
 def export(generations: str | Path, out: str | Path, *, metrics: str | Path | dict | None = None,
-           push_to_hub: str | None = None) -> Path:
+           push_to_hub: str | None = None, force: bool = False) -> Path:
     """Write ``generations`` (the kit's JSONL) to ``out``: ``datasets.save_to_disk``, ``data.parquet``,
     ``data.jsonl`` and ``README.md`` (the card). ``metrics``: a metrics JSON (default: the one the kit wrote beside
-    the set, when it exists). ``push_to_hub``: also ``Dataset.push_to_hub`` to that repo id (needs the hub)."""
+    the set, when it exists). ``push_to_hub``: also ``Dataset.push_to_hub`` to that repo id (needs the hub).
+    ``out`` must be new, empty or an earlier export: a folder holding other files (a project's README.md,
+    its data.jsonl) is refused unless ``force`` (:func:`steer_lib.files.check_output_folder`)."""
     import datasets
 
     from .experiment import metrics_path
 
     gen = Path(generations)
+    check_output_folder(Path(out), "export", force,
+                        force_does="write data.jsonl, data.parquet and README.md into it, replacing those")
     records = read_generations(gen)
     if metrics is None and metrics_path(gen).is_file():
         metrics = metrics_path(gen)
@@ -160,6 +164,7 @@ def export(generations: str | Path, out: str | Path, *, metrics: str | Path | di
     ds.to_json(str(out / "data.jsonl"), lines=True, force_ascii=False)
     text = card(records, metrics=metrics, name=gen.stem)
     write_atomic(out / "README.md", text)
+    mark_output_folder(out, "export")
     if push_to_hub:
         ds.push_to_hub(push_to_hub)
         from huggingface_hub import DatasetCard

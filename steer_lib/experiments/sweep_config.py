@@ -32,9 +32,12 @@ class SweepConfig(Config):
         for t in self.tasks:
             get_task(t)  # raises naming the unknown task
         for name in ("gammas", "etas"):
-            bad = [v for v in getattr(self, name) if v < 0]
+            bad = [v for v in getattr(self, name) if not (0 <= v < float("inf"))]  # also NaN and inf
             if bad:
-                raise ValueError(f"{name}={bad!r}: γ and η must not be negative")
+                raise ValueError(f"{name}={bad!r}: γ and η must be finite and must not be negative")
+        bad_seeds = [s for s in self.seeds if s < 0]
+        if bad_seeds:
+            raise ValueError(f"seeds={bad_seeds!r}: seeds must not be negative")
         if self.n < 0:
             raise ValueError(f"n={self.n!r} must not be negative (0 = the profile's size)")
         if self.jobs < 1:
@@ -52,12 +55,15 @@ class SweepConfig(Config):
 
 def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
     """A YAML sweep file (keys = :class:`SweepConfig` fields; ``task`` works for one task) plus overrides."""
-    import yaml
+    from ..files import read_yaml
 
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"sweep file {p}: no such file")
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    try:
+        raw = read_yaml(p, ValueError) or {}
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"sweep file {p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"sweep file {p}: expected a mapping of settings, got {type(raw).__name__}")
     if "task" in raw:

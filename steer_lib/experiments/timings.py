@@ -94,8 +94,12 @@ def update(profile: str, timings: Path | None = None, source: str = "", root: Pa
     timings = Path(timings or paths.profile_runs_dir(profile, base_model) / "timings.json")
     if not timings.exists():
         raise TimingsError(f"{timings}: missing; run `python -m steer_lib reproduce --profile {profile}` first")
-    run = json.loads(timings.read_text(encoding="utf-8"))
-    if not isinstance(run.get("jobs"), dict) or not run["jobs"]:
+    try:
+        run = json.loads(timings.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TimingsError(f"{timings}: not a timings JSON file ({exc.__class__.__name__}); rerun `python -m "
+                           f"steer_lib reproduce --profile {profile}` to write it") from None
+    if not isinstance(run, dict) or not isinstance(run.get("jobs"), dict) or not run["jobs"]:
         raise TimingsError(f"{timings}: no measured jobs in it")
     entries = list(run["jobs"].values())
     dates = sorted(e["date"] for e in entries)

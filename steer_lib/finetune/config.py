@@ -77,8 +77,8 @@ class FinetuneConfig(Config):
                      "weight_decay", "max_grad_norm"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must not be negative")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r} must be positive")
+        if not 0 < self.lr < float("inf"):  # inf trains a NaN adapter
+            raise ValueError(f"lr={self.lr!r} must be positive and finite")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio={self.warmup_ratio!r} must be in [0, 1)")
         if not 0 <= self.lora_dropout < 1:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -81,7 +82,11 @@ def read_record(path: str | Path) -> dict[str, Any]:
     p = p / RECORD if p.is_dir() else p
     if not p.is_file():
         raise FileNotFoundError(f"no fine-tuning record at {p}; train it with steer_lib.finetune.finetune(...)")
-    return json.loads(p.read_text(encoding="utf-8"))
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterError(f"the fine-tuning record {p} is damaged ({exc.__class__.__name__}); rerun `python -m "
+                           f"steer_lib finetune ... --force` (or delete {p.parent})") from None
 
 
 # ---------------------------------------------------------------- training and loading
@@ -114,6 +119,10 @@ def finetune(task: str | Task, profile: str = "quick", base: str | None = None, 
     out = train(accelerator, cfg, base, train_texts, val_texts, t.prompt, progress=progress, on_step=_on_step,
                 state_dir=state)
     model = out.pop("model")
+    loss = out.get("eval", {}).get("loss")
+    if isinstance(loss, float) and not math.isfinite(loss):  # a diverged adapter is never cached as P_θ
+        raise ValueError(f"fine-tuning {t.name} diverged: held-out loss {loss} after {cfg.steps} steps; nothing was "
+                         f"saved (lower lr={cfg.lr:g})")
     if accelerator.is_main_process:
         record = {**inputs, "settings": cfg.to_dict(), "profile": profile, "key": final.name, **out,
                   "total_seconds": time.perf_counter() - t_start, "total_cpu_seconds": time.process_time() - c_start,
@@ -152,6 +161,7 @@ def _save(model, record: dict[str, Any], final: Path, checkpoints: Path | None =
         model.save_pretrained(str(tmp))
         if checkpoints is not None and checkpoints.is_dir():
             shutil.copytree(checkpoints, tmp / "checkpoints")
+        record = {**record, "weights_sha256": _sha256_file(tmp / WEIGHTS)}  # checked on every load
         write_json(tmp / RECORD, record, strict=False, default=str)
         if final.exists():  # force=True, or an unfinished folder from elsewhere: set it aside first
             os.replace(final, old)
@@ -161,6 +171,48 @@ def _save(model, record: dict[str, Any], final: Path, checkpoints: Path | None =
             os.replace(old, final)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256: each file hashed once a process
+
+
+def _sha256_file(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+class AdapterError(ValueError):
+    """A cached adapter that is damaged (unreadable record or config, weights that do not match their checksum)."""
+
+
+def adapter_identity(path: str | Path) -> dict[str, str]:
+    """``{"key": <folder name>, "weights_sha256": ...}`` of a finished adapter, verified: the weights' sha256 must
+    equal the one its record saved at training time, else :class:`AdapterError` saying to retrain.
+
+    The key hashes everything the adapter was trained from (task data's sha256, config, base model); the weights'
+    hash tells two trainings of one key apart. Adapters saved before the record held the hash carry over: their
+    weights are hashed now (they cannot be checked against training time, only identified).
+    """
+    path = Path(path)
+    fix = f"rerun `python -m steer_lib finetune --task <task> --profile <profile> --force` (or delete {path})"
+    try:
+        record = json.loads((path / RECORD).read_text(encoding="utf-8"))
+        json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterError(f"the cached adapter {path} is damaged ({exc.__class__.__name__}: {exc}); {fix}") from None
+    actual = _sha256_file(path / WEIGHTS)
+    expected = record.get("weights_sha256") if isinstance(record, dict) else None
+    if expected is not None and expected != actual:
+        raise AdapterError(f"the cached adapter's weights {path / WEIGHTS} do not match the sha256 saved when it was "
+                           f"trained ({actual[:12]}… vs {str(expected)[:12]}…): the file is damaged; {fix}")
+    return {"key": path.name, "weights_sha256": actual}
 
 
 def _versions() -> dict[str, str]:
@@ -182,15 +234,18 @@ def load_domain_model(task: str | Task, profile: str = "quick", base: str | None
     from peft import PeftModel
 
     path = finetune(task, profile=profile, base=base, **overrides)
+    identity = adapter_identity(path)  # verified before it is used: a damaged file never yields NaN samples
     if checkpoint is not None:
         kept = checkpoint_dirs(path)
         if checkpoint not in kept:
             raise ValueError(f"checkpoint={checkpoint!r}: the run in {path} kept no adapter after that many updates; "
                              f"kept: {sorted(kept) or 'none (train with keep_checkpoints=True)'}")
-        path = kept[checkpoint]
+        path = kept[checkpoint]  # its own identity: the records then say which point of the training made them
+        identity = {"key": f"{identity['key']}@{checkpoint}", "weights_sha256": _sha256_file(path / WEIGHTS)}
     model, tokenizer = models.load_base(base, device=device)
     with models.quiet_known_noise():  # peft reads a transformers attribute deprecated in v5 (a FutureWarning per load)
         peft_model = PeftModel.from_pretrained(model, str(path), adapter_name="default", is_trainable=False)
+    peft_model.steer_adapter = identity  # the writer records it in every sample: which P_θ made it
     return peft_model.eval(), tokenizer
 
 

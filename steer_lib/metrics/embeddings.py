@@ -99,9 +99,14 @@ class Embedder:
         if not self.cache:
             return None
         try:
-            return np.load(self._path(key))
+            vec = np.load(self._path(key))
         except (FileNotFoundError, ValueError, OSError):  # absent, or (never by us) corrupt: recompute
             return None
+        # verified on use: a damaged file (NaN / inf bytes, another shape, not floats) is recomputed, never scored
+        if vec.ndim != 1 or vec.size == 0 or vec.dtype.kind != "f" or not np.isfinite(vec).all():
+            self.stats["damaged"] = self.stats.get("damaged", 0) + 1
+            return None
+        return vec
 
     def _write(self, key: str, vec: np.ndarray) -> None:
         target = self._path(key)
@@ -134,6 +139,15 @@ class Embedder:
                 self.stats["disk"] += 1
             else:
                 todo[k] = t
+        dims = [v.shape[0] for v in found.values()]
+        if len(set(dims)) > 1:  # a cached vector of another length (damaged, or another model's): recompute those
+            common = max(set(dims), key=dims.count)
+            for k, t in zip(keys, texts):
+                if k in found and found[k].shape[0] != common:
+                    del found[k]
+                    self._memory.pop(k, None)
+                    todo[k] = t
+                    self.stats["damaged"] = self.stats.get("damaged", 0) + 1
         if todo:
             vecs = np.asarray(self._encoder()(list(todo.values())), dtype=np.float32)
             if vecs.ndim != 2 or len(vecs) != len(todo):

@@ -3,6 +3,7 @@ generation, solutions pass / student versions fail their graded cells, autogradi
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
@@ -202,6 +203,79 @@ def test_autograde_scores_restores_hidden_tests_and_flags_manual_cells(toy_cours
     assert "profile=smoke" in str(graded.cells[1].outputs), "the grading profile was injected"
     assert len(graded.cells) == 5, "grading stops at the last exercise"
     assert nbformat.read(subs / "alice" / "01_toy.ipynb", as_version=4).cells[0].source.count('"quick"') == 1
+
+
+def test_autograde_rerun_keeps_manual_grades_and_lists_invalid_submissions(toy_course, tmp_path, capsys,
+                                                                           monkeypatch):
+    """Issue #25 case 1 (grade01): a rerun for a late submission must not erase the course folder or the manual
+    grades in its gradebook, and a submission that is not a notebook is listed by student and file, not fatal."""
+    from nbgrader.api import Gradebook
+
+    from steer_lib.cli import assignments as assignments_cli
+
+    student = assignments.generate(tmp_path / "release", toy_course)["01_toy"]
+    subs, out = tmp_path / "submissions", tmp_path / "grades"
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[2].source = "def double(x):\n    return 2 * x"
+    nb.cells[4].source = "Why?\n\nBecause it doubles."
+    (subs / "alice").mkdir(parents=True)
+    nbformat.write(nb, subs / "alice" / "01_toy.ipynb")
+    autograde.autograde(subs, out, profile="smoke", notebooks_dir=toy_course)
+    notes = out / "course" / "feedback_notes.txt"  # the instructor's own file in the course folder
+    notes.write_text("alice: good reasoning\n")
+    db = "sqlite:///" + str(out / "course" / "gradebook.db")
+    with Gradebook(db) as gb:  # what formgrader does when the instructor grades the essay by hand
+        gb.find_grade("essay", "01_toy", "01_toy", "alice").manual_score = 1.5
+        gb.db.commit()
+    # the rerun: a late submission from bob, and one from eve that is not a notebook at all
+    (subs / "bob").mkdir()
+    nbformat.write(nbformat.read(student, as_version=4), subs / "bob" / "01_toy.ipynb")
+    (subs / "eve").mkdir()
+    (subs / "eve" / "01_toy.ipynb").write_text("this is not JSON")
+    capsys.readouterr()
+    monkeypatch.setenv("STEER_ROOT", str(toy_course.parent))  # the command reads <root>/notebooks: the toy course
+    rc = assignments_cli.cli(["autograde", "--submissions", str(subs), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 1 and "Traceback" not in captured.err
+    not_graded = [line for line in captured.err.splitlines() if line.startswith("not graded:")]
+    assert len(not_graded) == 1 and "student eve" in not_graded[0] and "01_toy.ipynb" in not_graded[0]
+    assert "not a valid notebook" in not_graded[0]
+    assert notes.read_text() == "alice: good reasoning\n", "the instructor's file survived the rerun"
+    assert (out / "course" / "gradebook.before-last-run.db").exists()
+    with Gradebook(db) as gb:
+        assert gb.find_grade("essay", "01_toy", "01_toy", "alice").manual_score == 1.5
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert set(rows) == {"alice", "bob"} and float(rows["alice"]["score"]) == 3.0 + 1.5
+    invalid = list(csv.DictReader(open(out / "invalid_submissions.csv")))
+    assert [(r["student"], r["assignment"]) for r in invalid] == [("eve", "01_toy")]
+
+
+def test_isolated_autograde_runs_student_code_with_a_throwaway_home_and_a_time_limit(toy_course, tmp_path):
+    """Issue #25 grade02: students' code runs as the instructor; --isolate gives it a temporary HOME, a filtered
+    environment (no secrets) and no network where unshare works, and a time limit per notebook."""
+    student = assignments.generate(tmp_path / "release", toy_course)["01_toy"]
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[2].source = ("import os, pathlib\n"
+                          "(pathlib.Path.home() / 'STUDENT_WAS_HERE').write_text('x')\n"
+                          "print('home=' + str(pathlib.Path.home()), 'secret=' + os.environ.get('MY_SECRET_TOKEN', '-'))\n"
+                          "def double(x):\n    return 2 * x")
+    (tmp_path / "subs" / "mallory").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "mallory" / "01_toy.ipynb")
+    real_home = Path.home()
+    os.environ["MY_SECRET_TOKEN"] = "sk-instructor"
+    try:
+        csv_path = autograde.autograde(tmp_path / "subs", tmp_path / "grades", profile="smoke",
+                                       notebooks_dir=toy_course, isolate=True, notebook_timeout=1800)
+    finally:
+        del os.environ["MY_SECRET_TOKEN"]
+    rows = {r["student"]: r for r in csv.DictReader(open(csv_path))}
+    assert float(rows["mallory"]["score"]) == 3.0
+    graded = nbformat.read(tmp_path / "grades/course/autograded/mallory/01_toy/01_toy.ipynb", as_version=4)
+    printed = str(graded.cells[2].outputs)
+    assert "home=" in printed and "secret=-" in printed and f"home={real_home} " not in printed and "steer-grading-home-" in printed
+    assert not (real_home / "STUDENT_WAS_HERE").exists()
+    with pytest.raises(AssignmentError, match="ran past its time limit of 0.001 s"):
+        assignments.run_nbgrader(tmp_path, "--version", isolate=True, timeout=0.001)
 
 
 def test_collect_submissions_names_bad_layouts(toy_course, tmp_path):

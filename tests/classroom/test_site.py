@@ -163,6 +163,22 @@ def test_the_student_site_shows_no_solution(course, tmp_path):
     assert "Why double?" in toy and "YOUR ANSWER HERE" in toy, "the open question stays, its rubric and answer go"
 
 
+def test_a_folder_the_kit_did_not_write_is_refused_without_force(course, tmp_path):
+    """Issue #25 st-cases: the site replaces --out as a whole, so a folder of someone else's files is refused."""
+    from steer_lib.files import OutputExistsError
+
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "README.md").write_text("my project\n")
+    with pytest.raises(OutputExistsError, match=r"project is a folder that holds files the kit did not write "
+                                                r"\(README.md\).*--force"):
+        site.build(mine, **course)
+    assert sorted(p.name for p in mine.iterdir()) == ["README.md"]
+    assert (mine / "README.md").read_text() == "my project\n"
+    assert site.build(mine, force=True, **course).is_file() and not (mine / "README.md").exists()
+    site.build(mine, **course)  # now the kit's own site: a rebuild needs no --force
+
+
 def test_a_rebuild_replaces_the_old_site(course, tmp_path):
     out = site.build(tmp_path / "site", **course).parent
     (course["runs"] / "quick" / "executed" / "01_toy__beta.ipynb").unlink()

@@ -74,6 +74,18 @@ def test_a_task_of_your_own_from_csv(recipes):
     ({"validity": {"parser": "poem"}}, "unknown parser 'poem'; built-in parsers: question, comment, multiple_choice"),
     ({"validity": {"regex": "(unclosed"}}, "validity.regex: not a valid regular expression"),
     ({"name": "hypotheses"}, "'hypotheses' is already the name of a built-in task"),
+    # issue #25 s05, s05b, s05c, s05d, s05g, s05h, s16b: each names its field, none is accepted or a traceback
+    ({"max_new_tokens": "lots"}, "max_new_tokens: 'lots' must be an integer >= 1"),
+    ({"max_new_tokens": -5}, "max_new_tokens: -5 must be an integer >= 1"),
+    ({"stop_strings": 5}, "stop_strings: 5 must be a list of non-empty strings"),
+    ({"stop_strings": ["re:(unclosed"]}, "stop_strings: 're:(unclosed' is not a valid regular expression"),
+    ({"val_size": -3}, "val_size: -3 must be an integer >= 0"),
+    ({"val_size": 100}, "val_size=100 holds out every one of the 21 training examples; set val_size: below 21"),
+    ({"data": {"train": {"files": 42, "text": "step"}}}, "data.train.files: expected a file name or a list"),
+    ({"data": {"train": {"files": ["../outside.csv"], "text": "step"}}},
+     "data file '../outside.csv' is outside the spec's folder"),
+    ({"data": {"train": {"files": ["/etc/hosts.csv"], "text": "step"}}},
+     "data file '/etc/hosts.csv' is outside the spec's folder"),
 ])
 def test_bad_specs_name_the_file_and_the_field(recipes, change, message):
     body = {k: v for k, v in change.items() if v is not None}

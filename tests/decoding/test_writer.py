@@ -254,10 +254,16 @@ def test_cli_errors_are_one_line_exit_2(saved, tmp_path, capsys):
     assert len(err) == 1 and "different settings" in err[0]
     # damage in the middle under --strict
     lines = out.read_bytes().splitlines(keepends=True)
-    out.write_bytes(b"garbage\n" + lines[1])
+    out.write_bytes(lines[0] + b"garbage\n" + lines[1])
     assert generate_cli.cli(_cli_args(base, adapter, out, "--strict")) == 2
     err = _error_lines(capsys)
-    assert len(err) == 1 and "line 1 of 2 is damaged" in err[0] and "refusing to resume (strict)" in err[0]
+    assert len(err) == 1 and "line 2 of 3 is damaged" in err[0] and "refusing to resume (strict)" in err[0]
+    # a first line that is not a kit record: someone else's file, refused even without --strict, left untouched
+    out.write_bytes(b"garbage\n" + lines[1])
+    before = out.read_bytes()
+    assert generate_cli.cli(_cli_args(base, adapter, out)) == 2
+    err = _error_lines(capsys)
+    assert len(err) == 1 and "not a generations file written by the kit" in err[0] and out.read_bytes() == before
     # a base folder that does not exist
     assert generate_cli.cli(_cli_args(tmp_path / "no" / "such", adapter, out)) == 2
     err = _error_lines(capsys)

@@ -65,7 +65,13 @@ def test_yaml_file_parses_and_flags_override(tmp_path):
 
 @pytest.mark.parametrize("text, message", [("gama: [0]\n", "no setting 'gama'"), ("gammas: [-1]\n", "must not be negative"),
                                            ("- 1\n", "expected a mapping"), ("tasks: [nope]\n", "nope"),
-                                           ("jobs: 0\n", "jobs=0")])
+                                           ("jobs: 0\n", "jobs=0"),
+                                           # issue #25 sw12, sw10, sw15, sw18: one line, never a traceback
+                                           ("gammas: [0, 0.3\nn: 2\n", r"bad.yaml:\d+: not valid YAML"),
+                                           ("x: !!python/object/apply:os.system [echo]\n", "not valid YAML"),
+                                           ("seeds: [-1]\n", "seeds must not be negative"),
+                                           ("gammas: [.nan]\n", "must be finite"),
+                                           ("etas: [.inf]\n", "must be finite")])
 def test_yaml_errors_name_the_problem(tmp_path, text, message):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
