@@ -45,6 +45,11 @@ def read_generations(path: str | Path) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise ExportError(f"{p}: no such generations file")
+    try:  # a binary file is named as what it is, not as a JSON error in its "line 1"
+        p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"{p}: not a generations file (not UTF-8 text: byte {exc.object[exc.start]:#x} at offset "
+                          f"{exc.start})") from None
     records = []
     for i, rec in read_jsonl(p, ExportError, numbered=True):
         if not isinstance(rec, dict) or "text" not in rec:
