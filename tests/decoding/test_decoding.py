@@ -203,3 +203,60 @@ def test_plausibility_guard_matches_naive_mask(lora, tokenizer):
 def test_plausibility_validation_names_it(lora, tokenizer, kw):
     with pytest.raises(ValueError, match="plausibility"):
         generate(lora, tokenizer, ["hi"], negatives=NEGS, **kw)
+
+
+@pytest.mark.parametrize("layout", ["split", "merged"])
+def test_batched_prefill_equals_one_prefill_per_prefix(lora, tokenizer, layout):
+    """Prefixes of different lengths in one left-padded forward give the caches and first logits of batch-1 prefills."""
+    from steer_lib.decoding import engine
+
+    ids = [tokenizer(p)["input_ids"] for p in PROMPTS]
+    negs = [tokenizer(t)["input_ids"] for t in NEGS + [" ".join(NEGS), NEGS[0]]]
+    streams = [engine.Stream("ft", lora, "default", ids), engine.Stream("base", lora, "__base__", ids),
+               engine.Stream("neg", lora, "default", negs)]
+    for ss in ([streams[:2], streams[2:]] if layout == "split" else [streams]):
+        one = engine.Group(ss, 4, max_pad=0.0)  # every distinct length alone: no padding at all
+        padded = engine.Group(ss, 4, max_pad=float("inf"))  # everything in one padded forward
+        assert len(engine.buckets(sorted({len(p) for s in ss for p in s.prefixes}), max_pad=float("inf"))) == 1
+        assert torch.allclose(one.first_logits, padded.first_logits, atol=1e-5, rtol=0)
+        for a, b in zip(one.cache.layers, padded.cache.layers):
+            assert torch.allclose(a.kbuf, b.kbuf, atol=1e-5, rtol=0) and torch.allclose(a.vbuf, b.vbuf, atol=1e-5, rtol=0)
+            pad = ~one.mask[:, :one.prefix]  # the padding slots stay zero (masked, never read as numbers)
+            assert (b.kbuf[:, :, :one.prefix].permute(0, 2, 1, 3)[pad] == 0).all()
+
+
+def _explicit_values():
+    """Per knob, two values to give explicitly: the method's own preset and STEER's signature default of old."""
+    return {"temperature": (1.0, 0.85, 0.8, 0.5, 0.94), "top_k": (10, 4, 1), "top_p": (0.92, 0.5)}
+
+
+@pytest.mark.parametrize("method", ["steer", "negative_only", "top_k", "nucleus", "low_temperature", "beam",
+                                    "contrastive_search", "contrastive_decoding"])
+def test_an_explicit_value_is_honoured_even_when_it_equals_a_default(method):
+    """The old resolve_params took 'equal to the signature default' for 'not given' (top_k at T=1.0 gave 0.85)."""
+    from steer_lib.decoding.config import PRESETS, DecodingConfig
+    from steer_lib.decoding.methods import resolve_params
+
+    for knob, values in _explicit_values().items():
+        for v in values:
+            assert resolve_params(method, **{knob: v})[knob] == v, (method, knob, v)
+            assert getattr(DecodingConfig.for_method(method, **{knob: v}), knob) == v
+        assert resolve_params(method)[knob] == PRESETS[method][knob]  # unset: the preset
+    assert resolve_params(method, top_k=None)["top_k"] is None  # given as None: no top-k
+    if method in ("steer", "negative_only"):
+        for knob in ("gamma", "eta") if method == "steer" else ("eta",):
+            for v in (0.0, 0.2, 0.3):
+                assert resolve_params(method, **{knob: v})[knob] == v, (method, knob, v)
+        assert resolve_params(method, plausibility=0.1)["plausibility"] == 0.1
+    assert "plausibility" not in resolve_params(method)  # recorded only when set
+
+
+def test_a_set_asked_at_temperature_one_on_top_k_records_one(lora, tokenizer, tmp_path):
+    """What ``generate --method top_k --temperature 1.0`` writes: the record says 1.0 (the old code decoded at 0.85)."""
+    import json
+
+    from steer_lib.decoding import writer
+
+    out = writer.generate_file("hypotheses", "top_k", 2, tmp_path / "t.jsonl", model=lora, tokenizer=tokenizer,
+                               temperature=1.0, max_new_tokens=3, batch_size=2, progress=False)
+    assert json.loads(out.read_text().splitlines()[0])["params"]["temperature"] == 1.0
