@@ -98,7 +98,7 @@ class Group:
         self.cache: BufferCache | None = None
         first: list[torch.Tensor | None] = [None] * len(rows)
         keys = list(by_key)
-        for bucket in buckets([len(ids) for _, ids in keys], max_prefill_tokens, max_pad):  # one left-padded forward per bucket
+        for bucket in buckets([len(ids) for _, ids in keys], max_prefill_tokens, max_pad):  # one padded forward each
             ks = [keys[i] for i in bucket]
             width = max(len(ids) for _, ids in ks)
             ids = torch.zeros(len(ks), width, dtype=torch.long)

@@ -75,11 +75,13 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
              progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
              ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None,
              stats: list | None = None, plausibility: float | None = None,
-             timings: Counter | None = None) -> list[str]:
+             timings: Counter | None = None, decoding: DecodingConfig | None = None) -> list[str]:
     """Continue each prompt; return the continuation texts (special tokens skipped).
 
     ``gamma``, ``eta``, ``top_k``, ``top_p``, ``temperature``: ``None`` (the default) takes the method's
-    preset (:data:`~steer_lib.decoding.config.PRESETS`); a value given is used as given.
+    preset (:data:`~steer_lib.decoding.config.PRESETS`); a value given is used as given. Or pass
+    ``decoding=`` a :class:`~steer_lib.decoding.config.DecodingConfig` from ``for_method`` (its method and
+    settings are used as they are, ``top_k=None`` meaning no top-k; then leave ``method`` and the knobs unset).
 
     ``negatives``: a :class:`NegativePool` (each sample draws its own k; finished samples join
     the pool at the end of their batch) or a plain list (joined in order, the same N for
@@ -106,7 +108,15 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     text re-tokenized and the stop read off the text.
     """
     knobs = dict(gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature, plausibility=plausibility)
-    p = resolve_params(method, **{k: v for k, v in knobs.items() if v is not None})  # None: the method's preset
+    if decoding is None:
+        decoding = DecodingConfig.for_method(method, **{k: v for k, v in knobs.items() if v is not None})
+    else:
+        given = sorted(k for k, v in knobs.items() if v is not None)
+        if given or method not in ("steer", decoding.method):
+            raise ValueError(f"decoding= already holds the method and settings; do not also pass "
+                             f"{given or ['method=' + repr(method)]}")
+        decoding.validate()
+    method, p = decoding.method, decoding.params()
     prompts = list(prompts) if not isinstance(prompts, str) else [prompts]
     if not prompts:
         raise ValueError("prompts=[] is empty: give at least one prompt")
@@ -191,8 +201,8 @@ def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, bas
     The engine draws one uniform per row per step from the batch generator; here the scorer
     draws the whole batch's uniforms from the same (seed, batch) generator and keeps its own
     rows, and sample ``i``'s negatives come from ``pool.draw(i)`` as always. That needs the
-    engine's row order to stay fixed, so its compaction of finished rows is off for this call (``compact_fraction=None``)
-    (finished rows are computed and ignored until the shard ends: the price of sharding).
+    engine's row order to stay fixed, so its compaction of finished rows is off for this call
+    (``compact_fraction=None``; finished rows are computed and ignored until the shard ends: the price of sharding).
     """
     a, b = rows
     if method not in SHARDABLE:

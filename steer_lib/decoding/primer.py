@@ -2,8 +2,8 @@
 
 Notebook 03 shows, before the eight methods generate, the distribution P_θ(· | prompt) and what each rule makes
 of it. The pictures are of the real transforms: :func:`method_distribution` runs the engine's own chain
-(``combine → Temperature → TopK → TopP``, :class:`~steer_lib.decoding.methods.MethodScorer`) with the method's preset
-settings, so a change to a transform changes the picture. Beam search and contrastive search look further than
+(``combine → Temperature → TopK → TopP``, :class:`~steer_lib.decoding.methods.MethodScorer`) with the
+method's preset settings, so a change to a transform changes the picture. Beam search and contrastive search look further than
 one distribution; :func:`beam_two_steps` and :func:`contrastive_search_step` show their first decision.
 
 >>> import torch

@@ -220,7 +220,8 @@ def test_batched_prefill_equals_one_prefill_per_prefix(lora, tokenizer, layout):
         assert len(engine.buckets(sorted({len(p) for s in ss for p in s.prefixes}), max_pad=float("inf"))) == 1
         assert torch.allclose(one.first_logits, padded.first_logits, atol=1e-5, rtol=0)
         for a, b in zip(one.cache.layers, padded.cache.layers):
-            assert torch.allclose(a.kbuf, b.kbuf, atol=1e-5, rtol=0) and torch.allclose(a.vbuf, b.vbuf, atol=1e-5, rtol=0)
+            assert torch.allclose(a.kbuf, b.kbuf, atol=1e-5, rtol=0)
+            assert torch.allclose(a.vbuf, b.vbuf, atol=1e-5, rtol=0)
             pad = ~one.mask[:, :one.prefix]  # the padding slots stay zero (masked, never read as numbers)
             assert (b.kbuf[:, :, :one.prefix].permute(0, 2, 1, 3)[pad] == 0).all()
 
@@ -260,3 +261,26 @@ def test_a_set_asked_at_temperature_one_on_top_k_records_one(lora, tokenizer, tm
     out = writer.generate_file("hypotheses", "top_k", 2, tmp_path / "t.jsonl", model=lora, tokenizer=tokenizer,
                                temperature=1.0, max_new_tokens=3, batch_size=2, progress=False)
     assert json.loads(out.read_text().splitlines()[0])["params"]["temperature"] == 1.0
+
+
+def test_a_set_asked_without_top_k_decodes_without_top_k(lora, tokenizer, tmp_path):
+    """top_k=None given to the writer means no top-k (not 'unset'): the record and the decoding agree."""
+    import json
+
+    from steer_lib.decoding import writer
+    from steer_lib.decoding.config import DecodingConfig
+
+    out = writer.generate_file("hypotheses", "steer", 2, tmp_path / "s.jsonl", model=lora, tokenizer=tokenizer,
+                               top_k=None, max_new_tokens=4, batch_size=2, progress=False, seed=5,
+                               negatives_pool_texts=NEGS, k=1)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs[0]["params"]["top_k"] is None
+    from steer_lib.decoding.negatives import NegativePool
+    from steer_lib.data.tasks import get_task
+    task = get_task("hypotheses")
+    pool = NegativePool(NEGS, k=1, seed=5, clean=task.clean)
+    raw = generate(lora, tokenizer, [task.prompt] * 2, decoding=DecodingConfig.for_method("steer", top_k=None),
+                   negatives=pool, max_new_tokens=4, batch_size=2, seed=5, stop_strings=task.stop_strings)
+    assert [r["raw"] for r in recs] == raw
+    with pytest.raises(ValueError, match="decoding="):
+        generate(lora, tokenizer, ["hi"], decoding=DecodingConfig.for_method("top_k"), top_k=3)
