@@ -202,7 +202,8 @@ def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, bas
     draws the whole batch's uniforms from the same (seed, batch) generator and keeps its own
     rows, and sample ``i``'s negatives come from ``pool.draw(i)`` as always. That needs the
     engine's row order to stay fixed, so its compaction of finished rows is off for this call
-    (``compact_fraction=None``; finished rows are computed and ignored until the shard ends: the price of sharding).
+    (``compact_fraction=None``; finished rows are computed and ignored until the shard ends: the price of
+    sharding).
     """
     a, b = rows
     if method not in SHARDABLE:
