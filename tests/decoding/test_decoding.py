@@ -284,3 +284,38 @@ def test_a_set_asked_without_top_k_decodes_without_top_k(lora, tokenizer, tmp_pa
     assert [r["raw"] for r in recs] == raw
     with pytest.raises(ValueError, match="decoding="):
         generate(lora, tokenizer, ["hi"], decoding=DecodingConfig.for_method("top_k"), top_k=3)
+
+
+def test_sample_picks_the_token_whose_cdf_interval_holds_the_uniform():
+    from steer_lib.decoding.logits_process import sample
+
+    scores = torch.log(torch.tensor([[0.1, 0.2, 0.7]])).repeat(5, 1)
+    u = torch.tensor([0.05, 0.15, 0.29, 0.31, 0.999])
+    assert sample(scores, u).tolist() == [0, 1, 1, 2, 2]
+    masked = torch.tensor([[float("-inf"), 0.0, float("-inf"), 0.0]]).repeat(3, 1)  # zero-probability tokens 0 and 2
+    assert sample(masked, torch.tensor([0.0, 0.49, 0.999999])).tolist() == [1, 1, 3]
+    assert sample(scores, u, greedy=True).tolist() == [2] * 5
+
+
+@pytest.mark.parametrize("method, knobs", [("steer", {}), ("steer", dict(temperature=0.7, top_k=5)),
+                                           ("negative_only", dict(top_k=3)), ("top_k", {})])
+def test_top_k_fast_path_samples_the_generic_chains_distribution(method, knobs):
+    """MethodScorer.sample's top-k shortcut (softmax over the k best only) vs combine → T → top-k → sample.
+
+    The two order tokens differently, so one uniform may pick different tokens; over a fine grid of
+    uniforms each token is picked as often by both (to ±2 of M = 4000: inverse-CDF counts are p·M ± 1).
+    """
+    from steer_lib.decoding.logits_process import sample
+    from steer_lib.decoding.methods import MethodScorer, resolve_params
+
+    g = torch.Generator().manual_seed(0)
+    by_stream = {name: torch.randn(2, 50, generator=g) for name in ("ft", "base", "neg")}
+    scorer = MethodScorer(method, resolve_params(method, **knobs))
+    M = 4000
+    u = (torch.arange(M) + 0.5) / M
+    for row in range(2):
+        one = {k: v[row:row + 1].expand(M, -1) for k, v in by_stream.items()}
+        fast = torch.bincount(scorer.sample(one, u, False), minlength=50)
+        generic = torch.bincount(sample(scorer(one), u), minlength=50)
+        assert (fast - generic).abs().max() <= 2, (fast, generic)
+        assert int((fast > 0).sum()) == scorer.top_k.top_k  # only the k best are ever drawn
