@@ -21,7 +21,17 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32), ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--reference-samples", type=int, default=2)
     ap.add_argument("--layout", default="split", choices=["split", "merged"])
+    ap.add_argument("--threads", default="1,2",
+                    help="comma-separated torch thread counts to measure at (default 1,2); the JSON's top level is "
+                         "the last, 'by_threads' holds every ratio and throughput at each")
     args = ap.parse_args(argv)
+    try:
+        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+        if not threads or min(threads) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"error: --threads {args.threads!r} must be comma-separated integers >= 1 (e.g. 1,2)", file=sys.stderr)
+        return 2
     from ..data.tasks import get_task
     from ..models import default_model_cached, load_base
     from ..runtime import configure_threads
@@ -36,8 +46,16 @@ def cli(argv: list[str] | None = None) -> int:
         model = PeftModel.from_pretrained(base, args.model).eval()
     else:
         model = nonzero_lora(base)
-    res = run_bench(model, tok, get_task("hypotheses").real_texts("train"), batch_size=args.batch_size,
-                    new_tokens=args.new_tokens, reference_samples=args.reference_samples, layout=args.layout)
+    import torch
+
+    by_threads = {}
+    for n in threads:  # the same model and data at each thread count, so the ratios compare
+        torch.set_num_threads(n)
+        res = run_bench(model, tok, get_task("hypotheses").real_texts("train"), batch_size=args.batch_size,
+                        new_tokens=args.new_tokens, reference_samples=args.reference_samples, layout=args.layout)
+        by_threads[str(n)] = {k: v for k, v in res.items() if k.endswith("_tok_s") or "_vs_" in k}
+    res["by_threads"] = by_threads
+    res["best_threads"] = int(max(by_threads, key=lambda n: by_threads[n]["steer_tok_s"]))  # by STEER's tok/s
     res.update(base_load_s=round(load_s, 3), base_load_converted=converted, base_load_vs_target=round(10 / load_s, 3))
     return report(res, args.json)
 

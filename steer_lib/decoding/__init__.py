@@ -3,9 +3,11 @@
 - :mod:`.logits_process`: the logit transforms, one class per transform (STEER's combination, top-k, ...);
 - :mod:`.negatives`: the negative pool N is drawn from, and how N is tokenized;
 - :mod:`.kv`: the preallocated KV cache of the batched token loop;
+- :mod:`.adapters`: PEFT helpers (is a model a PEFT wrapper, its active adapter);
 - :mod:`.engine`: the token loop (three KV-cached streams: P_θ, P_φ, P_θ on N);
 - :mod:`.baselines`: beam search and contrastive search, which do not fit that loop;
-- :mod:`.methods`: :data:`METHODS`, their settings, and :func:`generate`;
+- :mod:`.config`: :class:`DecodingConfig`, a method's settings (``None`` = the method's preset);
+- :mod:`.methods`: :data:`METHODS` and :func:`generate`;
 - :mod:`.writer`: :func:`generate_file`, resumable append-only JSONL;
 - :mod:`.reference`: the authors' whole loop, batch 1 (four forwards per token), for exactness and speed comparisons;
 - :mod:`.hf_cfg`: STEER through transformers' ``generate()`` and two stock CFG processors (the benchmark's peer).
@@ -19,6 +21,7 @@ from .logits_process import (  # noqa: F401
                              TopP,
                              sample,
 )
+from .config import DecodingConfig  # noqa: F401
 from .methods import METHODS, eos_ids, generate, resolve_params  # noqa: F401
 from .negatives import NegativePool, negative_ids  # noqa: F401
 from .writer import default_tag, generate_file  # noqa: F401

@@ -14,10 +14,13 @@ one pass over one set of weights). ``neg`` gets a group of its own by default
 cache would make them attend over hundreds of padding slots every step. ``layout="merged"``
 puts every stream that shares a model into one group (one forward per step), for comparison.
 
-Prefill: each distinct prefix is run once, at batch 1, with ``logits_to_keep=1`` (no
-padding compute, no vocabulary projection for prefix positions) and copied right-aligned
-into every row that uses it — with one task prompt, the prompt streams cost one short
-prefill per batch whatever the batch size.
+Prefill: each distinct prefix is run once and copied right-aligned into every row that uses
+it — with one task prompt, the prompt streams cost one short prefill per batch whatever the
+batch size. The distinct prefixes are prefilled *batched*: sorted by length and cut into
+buckets of similar length (:func:`buckets`: little padding, a bounded token count per
+forward), each bucket one left-padded forward with ``logits_to_keep=1`` (no vocabulary
+projection for prefix positions). The padded positions' keys/values are not copied: the
+cache's padding slots stay zero and masked, exactly as with one prefill per row.
 
 Finished rows (EOS, stop string, length) are dropped from the caches once enough of them
 accumulate that a copy of the caches is cheaper than computing them.
@@ -27,14 +30,40 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 
 from ..data.tasks import find_stop
+from .adapters import active_adapter, is_peft  # noqa: F401  (engine.active_adapter: the tests' name for it)
 from .kv import BufferCache, cache_kwarg, output_cache, prefill_kv
+from .logits_process import sample
 
+PREFILL_TOKENS = 8192  # at most this many (padded) tokens per prefill forward: bounds its activation memory
+PREFILL_PAD = 0.125  # a bucket may add at most this share of padding to its real tokens
 COMPACT_FRACTION = 0.125  # drop finished rows once they are ≥ this share of the batch (a cache copy each time)
-TIMINGS: Counter = Counter()  # seconds per phase ("prefill:<streams>", "decode:<streams>", …); bench reads it
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What :func:`run` asks of its scorer: the next token of each alive row from the streams' logits.
+
+    ``sample(by_stream, uniforms, greedy)`` gets ``{stream name: logits [n, V]}`` and one uniform per
+    row (``[n]``) and returns ``[n]`` token ids. A plain function ``by_stream -> scores`` (already
+    warped) is accepted too: :func:`run` samples its scores with :func:`~steer_lib.decoding.logits_process.sample`.
+    """
+
+    def sample(self, by_stream: dict[str, torch.Tensor], uniforms: torch.Tensor, greedy: bool) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class ScoreThenSample:
+    """The :class:`Scorer` of a plain score function: scores, then inverse-CDF sampling on the uniforms."""
+
+    score_fn: object  # callable: dict stream -> logits [n, V]  ->  scores [n, V]
+
+    def sample(self, by_stream: dict[str, torch.Tensor], uniforms: torch.Tensor, greedy: bool) -> torch.Tensor:
+        return sample(self.score_fn(by_stream), uniforms, greedy=greedy)
 
 
 @dataclass
@@ -43,15 +72,6 @@ class Stream:
     model: torch.nn.Module
     adapter: str | None  # PEFT adapter name, "__base__" (adapter off) or None (plain model)
     prefixes: list[list[int]]  # token ids, one list per sample
-
-
-def is_peft(model) -> bool:
-    return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
-
-
-def active_adapter(model) -> str:
-    a = model.active_adapter
-    return a if isinstance(a, str) else a[0]
 
 
 def _forward(model, adapters: list[str] | None, active: str | None, **kw):
@@ -64,7 +84,8 @@ def _forward(model, adapters: list[str] | None, active: str | None, **kw):
 class Group:
     """Rows (stream-major: all samples of stream 1, then stream 2 …) that share one forward and one cache."""
 
-    def __init__(self, streams: list[Stream], max_new_tokens: int):
+    def __init__(self, streams: list[Stream], max_new_tokens: int, max_prefill_tokens: int = PREFILL_TOKENS,
+                 max_pad: float = PREFILL_PAD):
         self.streams, self.model = streams, streams[0].model
         self.n = len(streams[0].prefixes)
         self.active = active_adapter(self.model) if is_peft(self.model) else None
@@ -76,17 +97,30 @@ class Group:
             by_key.setdefault(key, []).append(r)
         self.cache: BufferCache | None = None
         first: list[torch.Tensor | None] = [None] * len(rows)
-        for (adapter, ids), rs in by_key.items():  # one prefill per distinct prefix, copied to its rows
-            out = _forward(self.model, [adapter] if adapter else None, self.active,
-                           input_ids=torch.tensor([ids], device=device), use_cache=True, logits_to_keep=1)
+        keys = list(by_key)
+        for bucket in buckets([len(ids) for _, ids in keys], max_prefill_tokens, max_pad):  # one padded forward each
+            ks = [keys[i] for i in bucket]
+            width = max(len(ids) for _, ids in ks)
+            ids = torch.zeros(len(ks), width, dtype=torch.long)
+            att = torch.zeros(len(ks), width, dtype=torch.long)
+            for i, (_, p) in enumerate(ks):
+                ids[i, width - len(p):], att[i, width - len(p):] = torch.tensor(p), 1
+            pos = (att.cumsum(-1) - 1).clamp(min=0)
+            padded = bool((att == 0).any())
+            out = _forward(self.model, [a for a, _ in ks] if self.active else None, self.active,
+                           input_ids=ids.to(device), position_ids=pos.to(device),
+                           attention_mask=att.to(device) if padded else None, use_cache=True, logits_to_keep=1)
             kv = prefill_kv(output_cache(out))
             if self.cache is None:
                 _, heads, _, dim = kv[0][0].shape
                 self.cache = BufferCache(len(kv), len(rows), heads, dim, self.prefix + max_new_tokens,
                                          self.prefix, kv[0][0].dtype, device)
-            for r in rs:
-                self.cache.put_row(r, kv)
-                first[r] = out.logits[0, -1]
+            for i, key in enumerate(ks):
+                L = len(key[1])
+                real = [(k[i:i + 1, :, width - L:], v[i:i + 1, :, width - L:]) for k, v in kv]  # no padding slots
+                for r in by_key[key]:
+                    self.cache.put_row(r, real)
+                    first[r] = out.logits[i, -1]
             del out, kv
         self.first_logits = torch.stack(first)
         lens = torch.tensor([len(p) for _, p in rows], device=device)
@@ -121,8 +155,36 @@ class Group:
         self.n = len(positions)
 
 
-def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split") -> list[Group]:
-    """Pack streams into groups: by model, and (``split``) with ``neg`` on its own."""
+def buckets(lengths: list[int], max_tokens: int = PREFILL_TOKENS, max_pad: float = PREFILL_PAD) -> list[list[int]]:
+    """Indices of ``lengths`` cut into prefill batches: sorted by length, each padded to its longest.
+
+    A bucket grows (shortest first) while its padded size stays within ``max_tokens`` and its
+    padding within ``max_pad`` × its real tokens; a prefix longer than ``max_tokens`` runs alone.
+
+    >>> buckets([5, 100, 6, 98, 7])  # 5, 6 and 7 together would pad 3 of 18 tokens, over 1/8
+    [[0, 2], [4], [3, 1]]
+    >>> buckets([10, 10, 10], max_tokens=20)
+    [[0, 1], [2]]
+    """
+    out: list[list[int]] = []
+    real = 0
+    for i in sorted(range(len(lengths)), key=lambda j: lengths[j]):
+        L = lengths[i]  # the longest so far: the bucket's width if i joins it
+        if out and (len(out[-1]) + 1) * L <= max_tokens and (len(out[-1]) + 1) * L - real - L <= max_pad * (real + L):
+            out[-1].append(i)
+            real += L
+        else:
+            out.append([i])
+            real = L
+    return out
+
+
+def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split",
+                timings: Counter | None = None) -> list[Group]:
+    """Pack streams into groups: by model, and (``split``) with ``neg`` on its own; prefill them.
+
+    ``timings``, when given, accumulates each group's prefill seconds under ``"prefill:<streams>"``.
+    """
     if layout not in ("split", "merged"):
         raise ValueError(f"layout={layout!r} must be 'split' or 'merged'")
     keys: dict[tuple, list[Stream]] = {}
@@ -132,7 +194,8 @@ def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split
     for ss in keys.values():
         t = time.perf_counter()
         groups.append(Group(ss, max_new_tokens))
-        TIMINGS["prefill:" + "+".join(s.name for s in ss)] += time.perf_counter() - t
+        if timings is not None:
+            timings["prefill:" + "+".join(s.name for s in ss)] += time.perf_counter() - t
     return groups
 
 
@@ -140,8 +203,14 @@ def make_groups(streams: list[Stream], max_new_tokens: int, layout: str = "split
 def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, generator: torch.Generator,
         greedy: bool = False, stop_strings: tuple[str, ...] = (), eos_ids: set[int] = frozenset(),
         ignore_eos: bool = False, layout: str = "split", token_ids: list | None = None,
-        stats: list | None = None) -> list[str]:
-    """Decode one batch. ``score_fn(dict stream → logits[n, V]) -> scores`` (already warped).
+        stats: list | None = None, compact_fraction: float | None = COMPACT_FRACTION,
+        timings: Counter | None = None) -> list[str]:
+    """Decode one batch. ``score_fn``: a :class:`Scorer`, or a function ``dict stream → logits[n, V] -> scores``.
+
+    ``compact_fraction``: finished rows are dropped from the caches once they are at least this share
+    of the alive rows; ``None`` keeps every row in place to the end (row j stays sample j, as sharding
+    needs). ``timings``, when given, accumulates seconds per phase (``prefill:<streams>``,
+    ``decode:<streams>``, ``sample+stop``).
 
     Returns each sample's continuation text (special tokens skipped), cut after the first
     stop string when one occurs. ``token_ids``, when given a list, receives each sample's
@@ -149,10 +218,10 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
     ``stats`` receives ``{"n_tokens": …, "stop": "eos" | "stop" | "length"}`` per sample: how many
     tokens it generated and why it ended.
     """
-    from .logits_process import sample
-
+    scorer = score_fn if isinstance(score_fn, Scorer) else ScoreThenSample(score_fn)
+    clock = timings if timings is not None else Counter()  # thrown away when the caller does not ask
     n = len(streams[0].prefixes)
-    groups = make_groups(streams, max_new_tokens, layout)
+    groups = make_groups(streams, max_new_tokens, layout, clock)
     logits = [g.first_logits for g in groups]
     alive = torch.arange(n)  # sample ids in the groups' current row order
     done = torch.zeros(n, dtype=torch.bool)
@@ -165,8 +234,7 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
         for g, lg in zip(groups, logits):
             by_stream.update(g.split(lg))
         t0 = time.perf_counter()
-        tok = score_fn.sample(by_stream, u[alive], greedy) if hasattr(score_fn, "sample") else \
-            sample(score_fn(by_stream), u[alive], greedy=greedy)
+        tok = scorer.sample(by_stream, u[alive], greedy)
         tok = tok.cpu()
         for j, s in enumerate(alive.tolist()):
             if done[s]:
@@ -184,18 +252,18 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
         if t == max_new_tokens - 1 or bool(done.all()):
             break
         n_done_alive = int(done[alive].sum())
-        if n_done_alive and n_done_alive >= COMPACT_FRACTION * len(alive):
+        if n_done_alive and compact_fraction is not None and n_done_alive >= compact_fraction * len(alive):
             keep = (~done[alive]).nonzero().view(-1)
             for g in groups:
                 g.keep(keep.to(g.mask.device))
             alive, tok = alive[keep], tok[keep]
         dev = groups[0].mask.device
-        TIMINGS["sample+stop"] += time.perf_counter() - t0
+        clock["sample+stop"] += time.perf_counter() - t0
         logits = []
         for g in groups:
             t0 = time.perf_counter()
             logits.append(g.step(tok.to(dev)))
-            TIMINGS["decode:" + "+".join(s.name for s in g.streams)] += time.perf_counter() - t0
+            clock["decode:" + "+".join(s.name for s in g.streams)] += time.perf_counter() - t0
     for s in range(n):
         if texts[s] is None:
             texts[s] = tokenizer.decode(generated[s], skip_special_tokens=True)

@@ -16,70 +16,42 @@ Methods (the defaults are the seed authors' settings; ``resolve_params`` shows t
   temperature 0.5, plausibility α=0.1, coefficient 1.0; samples from the contrastive scores
   (T=1, no top-k; ``top_k=1`` is Li et al.'s greedy search).
 
-Arguments left at the signature's defaults take the method's preset; any other value
-overrides it. γ/η apply to ``steer``/``negative_only`` only (other values are an error).
+The settings and presets live in :mod:`steer_lib.decoding.config` (:class:`DecodingConfig`): a knob left
+unset (``None``) takes the method's preset; a value given is used as given, even one equal to a default.
+γ/η apply to ``steer``/``negative_only`` only (other values are an error).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import warnings
+from collections import Counter
 from typing import Sequence
 
 import torch
 
 from . import engine
-from .logits_process import (ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, check_nonneg,
-                             check_plausibility, sample)
+from .adapters import BASE
+from .config import METHODS, DecodingConfig
+from .logits_process import ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, sample
 from .negatives import NegativePool, negative_ids
 
-METHODS = ("low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding",
-           "negative_only", "steer")
-SIGNATURE_DEFAULTS = {"gamma": 0.2, "eta": 0.2, "top_k": 10, "top_p": None, "temperature": 1.0}
-PRESETS: dict[str, dict] = {
-    "steer": {},
-    "negative_only": {"gamma": 0.0},
-    "top_k": {"gamma": 0.0, "eta": 0.0, "top_k": 10, "temperature": 0.85},
-    "nucleus": {"gamma": 0.0, "eta": 0.0, "top_k": None, "top_p": 0.92, "temperature": 0.8},
-    "low_temperature": {"gamma": 0.0, "eta": 0.0, "top_k": None, "temperature": 0.5},
-    "beam": {"gamma": 0.0, "eta": 0.0, "top_k": None, "temperature": 0.94, "num_beams": 3},
-    "contrastive_search": {"gamma": 0.0, "eta": 0.0, "top_k": 4, "penalty_alpha": 0.6},
-    "contrastive_decoding": {"gamma": 0.0, "eta": 0.0, "top_k": None, "cd_alpha": 0.1, "cd_beta": 1.0,
-                             "amateur_temperature": 0.5},
-}
-_USES_GAMMA_ETA = {"steer": ("gamma", "eta"), "negative_only": ("eta",)}
 
 
 def resolve_params(method: str, **given) -> dict:
-    """The effective settings of ``method`` given the caller's arguments (validated).
+    """The effective settings of ``method`` (validated): :meth:`DecodingConfig.for_method` as a record's ``params``.
+
+    Every setting given is used as given, even one equal to a default:
 
     >>> resolve_params("nucleus")["temperature"], resolve_params("nucleus", temperature=0.7)["temperature"]
     (0.8, 0.7)
+    >>> resolve_params("top_k", temperature=1.0)["temperature"]
+    1.0
     >>> resolve_params("top_k", eta=0.5)
     Traceback (most recent call last):
     ...
     ValueError: eta=0.5 has no effect with method='top_k'; only steer/negative_only use gamma and eta
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of {METHODS}")
-    out = dict(PRESETS[method])  # method-only settings (num_beams, penalty_alpha, …) and fixed γ/η
-    for name, default in SIGNATURE_DEFAULTS.items():
-        value = given.get(name, default)
-        if name in ("gamma", "eta") and name not in _USES_GAMMA_ETA.get(method, ()):
-            if value not in (default, PRESETS[method][name]):  # 0 (the preset) is fine too
-                raise ValueError(f"{name}={value!r} has no effect with method={method!r}; "
-                                 "only steer/negative_only use gamma and eta")
-            continue  # fixed by the preset (0)
-        out[name] = PRESETS[method].get(name, value) if value == default else value
-    check_nonneg("gamma", out["gamma"]), check_nonneg("eta", out["eta"])
-    alpha = check_plausibility(given.get("plausibility"))
-    if alpha is not None:  # recorded only when set, so the records (and resume keys) of unguarded sets are unchanged
-        if method not in _USES_GAMMA_ETA:
-            raise ValueError(f"plausibility={alpha!r} has no effect with method={method!r}; "
-                             "only steer/negative_only take the plausibility guard")
-        out["plausibility"] = alpha
-    TopK(out["top_k"]), TopP(out["top_p"]), Temperature(out["temperature"])  # validate
-    return out
+    return DecodingConfig.for_method(method, **given).params()
 
 
 def batch_generator(seed: int, batch_index: int) -> torch.Generator:
@@ -95,14 +67,21 @@ def eos_ids(model, tokenizer) -> set[int]:
     return {i for i in ids if i is not None}
 
 
-def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer", gamma: float = 0.2,
-             eta: float = 0.2, negatives: NegativePool | Sequence[str] | None = None, top_k: int | None = 10,
-             top_p: float | None = None, temperature: float = 1.0, max_new_tokens: int = 64,
+def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer", gamma: float | None = None,
+             eta: float | None = None, negatives: NegativePool | Sequence[str] | None = None,
+             top_k: int | None = None, top_p: float | None = None, temperature: float | None = None,
+             max_new_tokens: int = 64,
              stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
              progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
              ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None,
-             stats: list | None = None, plausibility: float | None = None) -> list[str]:
+             stats: list | None = None, plausibility: float | None = None,
+             timings: Counter | None = None, decoding: DecodingConfig | None = None) -> list[str]:
     """Continue each prompt; return the continuation texts (special tokens skipped).
+
+    ``gamma``, ``eta``, ``top_k``, ``top_p``, ``temperature``: ``None`` (the default) takes the method's
+    preset (:data:`~steer_lib.decoding.config.PRESETS`); a value given is used as given. Or pass
+    ``decoding=`` a :class:`~steer_lib.decoding.config.DecodingConfig` from ``for_method`` (its method and
+    settings are used as they are, ``top_k=None`` meaning no top-k; then leave ``method`` and the knobs unset).
 
     ``negatives``: a :class:`NegativePool` (each sample draws its own k; finished samples join
     the pool at the end of their batch) or a plain list (joined in order, the same N for
@@ -121,12 +100,23 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     ``plausibility`` (steer / negative_only; off by default): keep only tokens with P_θ ≥ α·max P_θ before
     top-k (see :class:`~steer_lib.decoding.logits_process.SteerCombine`).
 
+    ``timings``, when given a :class:`~collections.Counter`, accumulates the engine's seconds per phase
+    (``prefill:<streams>``, ``decode:<streams>``, ``sample+stop``; engine methods only).
+
     ``stats``, when given a list, receives per sample ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` /
     ``length``): the engine's own counts; for beam and contrastive search, which decode outside it, the
     text re-tokenized and the stop read off the text.
     """
-    p = resolve_params(method, gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature,
-                       plausibility=plausibility)
+    knobs = dict(gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature, plausibility=plausibility)
+    if decoding is None:
+        decoding = DecodingConfig.for_method(method, **{k: v for k, v in knobs.items() if v is not None})
+    else:
+        given = sorted(k for k, v in knobs.items() if v is not None)
+        if given or method not in ("steer", decoding.method):
+            raise ValueError(f"decoding= already holds the method and settings; do not also pass "
+                             f"{given or ['method=' + repr(method)]}")
+        decoding.validate()
+    method, p = decoding.method, decoding.params()
     prompts = list(prompts) if not isinstance(prompts, str) else [prompts]
     if not prompts:
         raise ValueError("prompts=[] is empty: give at least one prompt")
@@ -151,7 +141,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
                               base_model=base_model, needs_base=needs_base, seed=seed, batch_size=batch_size,
                               batch_index=batch_offset, max_new_tokens=max_new_tokens, stops=stops, eos=eos,
                               max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos, layout=layout,
-                              stats=stats)
+                              stats=stats, timings=timings)
     bar = _progress(len(prompts)) if progress else None
     out: list[str] = []
     for b0 in range(0, len(prompts), batch_size):
@@ -174,9 +164,9 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
         else:
             streams = _streams(model, tokenizer, batch, base_model, needs_base, p["eta"] > 0, negatives,
                                first_sample, max_negative_tokens)
-            texts = engine.run(streams, tokenizer, _score_fn(method, p), max_new_tokens=max_new_tokens,
+            texts = engine.run(streams, tokenizer, MethodScorer(method, p), max_new_tokens=max_new_tokens,
                                generator=gen, greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos,
-                               ignore_eos=ignore_eos, layout=layout, stats=stats)
+                               ignore_eos=ignore_eos, layout=layout, stats=stats, timings=timings)
         if isinstance(negatives, NegativePool):
             negatives.add(texts)
         out += texts
@@ -205,14 +195,15 @@ def _text_stats(tokenizer, texts: list[str], stops: tuple[str, ...], max_new_tok
 
 def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, base_model, needs_base, seed,
                    batch_size, batch_index, max_new_tokens, stops, eos, max_negative_tokens, ignore_eos,
-                   layout, stats=None) -> list[str]:
+                   layout, stats=None, timings=None) -> list[str]:
     """Rows ``a..b-1`` of one batch, identical to the same rows of the whole batch run at once.
 
     The engine draws one uniform per row per step from the batch generator; here the scorer
     draws the whole batch's uniforms from the same (seed, batch) generator and keeps its own
     rows, and sample ``i``'s negatives come from ``pool.draw(i)`` as always. That needs the
     engine's row order to stay fixed, so its compaction of finished rows is off for this call
-    (finished rows are computed and ignored until the shard ends: the price of sharding).
+    (``compact_fraction=None``; finished rows are computed and ignored until the shard ends: the price of
+    sharding).
     """
     a, b = rows
     if method not in SHARDABLE:
@@ -225,12 +216,12 @@ def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, bas
     first_sample = batch_index * batch_size + a
     streams = _streams(model, tokenizer, prompts[a:b], base_model, needs_base, p["eta"] > 0, negatives,
                        first_sample, max_negative_tokens)
-    scorer = _RowsOfBatch(_score_fn(method, p), batch_generator(seed, batch_index), len(prompts), a, b)
-    with _no_compaction():
-        return engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
-                          generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
-                          greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
-                          layout=layout, stats=stats)
+    scorer = _RowsOfBatch(MethodScorer(method, p), batch_generator(seed, batch_index), len(prompts), a, b)
+    return engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
+                      generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
+                      greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
+                      layout=layout, stats=stats, compact_fraction=None,  # row j stays sample a+j
+                      timings=timings)
 
 
 class _RowsOfBatch:
@@ -250,16 +241,6 @@ class _RowsOfBatch:
         return self.scorer.sample(by_stream, u, greedy)
 
 
-@contextlib.contextmanager
-def _no_compaction():
-    saved = engine.COMPACT_FRACTION
-    engine.COMPACT_FRACTION = float("inf")  # never drop finished rows: row j stays sample a+j
-    try:
-        yield
-    finally:
-        engine.COMPACT_FRACTION = saved
-
-
 def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negatives, first_sample, max_neg):
     peft = engine.is_peft(model)
     ft_adapter = engine.active_adapter(model) if peft else None
@@ -272,7 +253,7 @@ def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negat
             streams.append(engine.Stream("base", base_model, engine.active_adapter(base_model)
                                          if engine.is_peft(base_model) else None, prompt_ids))
         else:  # PEFT: the same weights with the adapter off; non-PEFT (CD only): the model itself
-            streams.append(engine.Stream("base", model, "__base__" if peft else None, prompt_ids))
+            streams.append(engine.Stream("base", model, BASE if peft else None, prompt_ids))
     if needs_neg:
         if isinstance(negatives, NegativePool):
             negs = [negative_ids(tokenizer, negatives.draw(first_sample + j), max_neg) for j in range(len(prompts))]
@@ -282,8 +263,10 @@ def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negat
     return streams
 
 
-class _Scorer:
-    """combine → temperature → top-k → top-p, then sample; a fast path when only top-k filters.
+class MethodScorer:
+    """A method's :class:`~steer_lib.decoding.engine.Scorer`: combine → temperature → top-k → top-p, then sample.
+
+    A fast path when only top-k filters:
 
     With top-k and no top-p, sampling only needs the k best scores: the full-vocabulary
     softmax and cumulative sum of the generic path are skipped (same distribution).
@@ -307,10 +290,6 @@ class _Scorer:
         vals, idx = torch.topk(s, min(self.top_k.top_k, s.shape[-1]), dim=-1)
         pick = sample(self.temperature(vals), uniforms)
         return idx.gather(-1, pick.view(-1, 1)).view(-1)
-
-
-def _score_fn(method: str, p: dict) -> _Scorer:
-    return _Scorer(method, p)
 
 
 def _progress(total: int):

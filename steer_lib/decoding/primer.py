@@ -2,8 +2,8 @@
 
 Notebook 03 shows, before the eight methods generate, the distribution P_θ(· | prompt) and what each rule makes
 of it. The pictures are of the real transforms: :func:`method_distribution` runs the engine's own chain
-(``combine → Temperature → TopK → TopP``, :class:`~steer_lib.decoding.methods._Scorer`) with the method's preset
-settings, so a change to a transform changes the picture. Beam search and contrastive search look further than
+(``combine → Temperature → TopK → TopP``, :class:`~steer_lib.decoding.methods.MethodScorer`) with the
+method's preset settings, so a change to a transform changes the picture. Beam search and contrastive search look further than
 one distribution; :func:`beam_two_steps` and :func:`contrastive_search_step` show their first decision.
 
 >>> import torch
@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import torch
 
-from .methods import _Scorer, resolve_params
+from .methods import MethodScorer, resolve_params
 
 ONE_STEP = ("greedy", "low_temperature", "top_k", "nucleus", "contrastive_decoding")  # methods one distribution shows
 
@@ -50,7 +50,7 @@ def method_distribution(method: str, ft_logits: torch.Tensor, base_logits: torch
             raise ValueError(f"base_logits has shape {tuple(base_logits.shape)}, ft_logits {tuple(ft.shape)}")
     p = resolve_params("top_k", top_k=1, temperature=1.0) if method == "greedy" else resolve_params(method)
     p.update(settings)
-    scores = _Scorer("top_k" if method == "greedy" else method, p)(
+    scores = MethodScorer("top_k" if method == "greedy" else method, p)(
         {"ft": ft.view(1, -1), "base": None if base_logits is None else base_logits.view(1, -1)})
     return torch.softmax(scores, dim=-1)[0]
 

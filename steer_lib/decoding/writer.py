@@ -40,8 +40,9 @@ from .. import __version__
 from ..data.tasks import Task, get_task
 from ..locks import file_lock
 from . import distributed
+from .config import DecodingConfig
 from .memory import check_fits
-from .methods import SHARDABLE, generate, resolve_params
+from .methods import SHARDABLE, generate
 from .negatives import NegativePool
 
 RUN_KEYS = ("task", "method", "params", "seed", "model", "base_model")  # must match to resume a file
@@ -211,7 +212,8 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     if unknown:
         raise ValueError(f"unknown generation parameter(s) {sorted(unknown)}; valid: gamma, eta, top_k, top_p, "
                          "temperature, plausibility, k, grow, max_new_tokens, max_negative_tokens")
-    eff = resolve_params(method, **params)
+    decoding = DecodingConfig.for_method(method, **params)  # every value given is used as given
+    eff = decoding.params()
     uses_neg = eff["eta"] > 0
     record_params = {**eff, "k": k if uses_neg else None, "grow": grow if uses_neg else None,
                      "max_new_tokens": max_new, "max_negative_tokens": max_neg, "batch_size": batch_size}
@@ -229,7 +231,7 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     # Rank 0 alone holds the lock (a second job writing the same set waits on it) and reads the file;
     # the other ranks wait for what it broadcasts. One flock per rank would deadlock them on one machine.
     with file_lock(out) if rank == 0 else contextlib.nullcontext():
-        _generate_locked(task, method, n, out, run=run, eff=eff, k=k, grow=grow, max_new=max_new, max_neg=max_neg,
+        _generate_locked(task, decoding, n, out, run=run, k=k, grow=grow, max_new=max_new, max_neg=max_neg,
                          batch_size=batch_size, model=model, tokenizer=tokenizer, base_model=base_model, seed=seed,
                          negatives_pool_texts=negatives_pool_texts, progress=progress and rank == 0,
                          strict=strict, rank=rank, world=world)
@@ -254,10 +256,10 @@ def _resume_point(out: Path, *, run: dict, n: int, batch_size: int, strict: bool
     return kept
 
 
-def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, eff: dict, k: int, grow: bool,
+def _generate_locked(task: Task, decoding: DecodingConfig, n: int, out: Path, *, run: dict, k: int, grow: bool,
                      max_new: int, max_neg: int, batch_size: int, model, tokenizer, base_model, seed: int,
                      negatives_pool_texts, progress: bool, strict: bool, rank: int, world: int) -> None:
-    uses_neg = eff["eta"] > 0
+    method, uses_neg, eff = decoding.method, decoding.eta > 0, decoding.params()
     done = _resume_point(out, run=run, n=n, batch_size=batch_size, strict=strict, rank=rank)
     if len(done) < n:  # fail fast, before the first batch, when the KV caches cannot fit
         prompt = len(tokenizer(task.prompt)["input_ids"])
@@ -272,12 +274,11 @@ def _generate_locked(task: Task, method: str, n: int, out: Path, *, run: dict, e
     if progress and len(done) < n:
         from tqdm.auto import tqdm
         bar = tqdm(total=n, initial=len(done), unit="sample", desc=f"{task.name}/{method}", dynamic_ncols=True)
-    gen_kw = {key: eff[key] for key in ("gamma", "eta", "top_k", "top_p", "temperature", "plausibility") if key in eff}
     for start in range(len(done), n, batch_size):
         size = min(batch_size, n - start)
-        kw = dict(method=method, negatives=pool, seed=seed, batch_size=batch_size, batch_offset=start // batch_size,
+        kw = dict(decoding=decoding, negatives=pool, seed=seed, batch_size=batch_size, batch_offset=start // batch_size,
                   max_new_tokens=max_new, stop_strings=task.stop_strings, base_model=base_model,
-                  max_negative_tokens=max_neg, **gen_kw)
+                  max_negative_tokens=max_neg)
         prompts = [task.prompt] * size
         # Each sample's N as it is drawn now, before the batch grows the pool (generate draws the same indices).
         drawn = [pool.draw_indices(start + j) for j in range(size)] if pool is not None else None

@@ -203,3 +203,119 @@ def test_plausibility_guard_matches_naive_mask(lora, tokenizer):
 def test_plausibility_validation_names_it(lora, tokenizer, kw):
     with pytest.raises(ValueError, match="plausibility"):
         generate(lora, tokenizer, ["hi"], negatives=NEGS, **kw)
+
+
+@pytest.mark.parametrize("layout", ["split", "merged"])
+def test_batched_prefill_equals_one_prefill_per_prefix(lora, tokenizer, layout):
+    """Prefixes of different lengths in one left-padded forward give the caches and first logits of batch-1 prefills."""
+    from steer_lib.decoding import engine
+
+    ids = [tokenizer(p)["input_ids"] for p in PROMPTS]
+    negs = [tokenizer(t)["input_ids"] for t in NEGS + [" ".join(NEGS), NEGS[0]]]
+    streams = [engine.Stream("ft", lora, "default", ids), engine.Stream("base", lora, "__base__", ids),
+               engine.Stream("neg", lora, "default", negs)]
+    for ss in ([streams[:2], streams[2:]] if layout == "split" else [streams]):
+        one = engine.Group(ss, 4, max_pad=0.0)  # every distinct length alone: no padding at all
+        padded = engine.Group(ss, 4, max_pad=float("inf"))  # everything in one padded forward
+        assert len(engine.buckets(sorted({len(p) for s in ss for p in s.prefixes}), max_pad=float("inf"))) == 1
+        assert torch.allclose(one.first_logits, padded.first_logits, atol=1e-5, rtol=0)
+        for a, b in zip(one.cache.layers, padded.cache.layers):
+            assert torch.allclose(a.kbuf, b.kbuf, atol=1e-5, rtol=0)
+            assert torch.allclose(a.vbuf, b.vbuf, atol=1e-5, rtol=0)
+            pad = ~one.mask[:, :one.prefix]  # the padding slots stay zero (masked, never read as numbers)
+            assert (b.kbuf[:, :, :one.prefix].permute(0, 2, 1, 3)[pad] == 0).all()
+
+
+def _explicit_values():
+    """Per knob, two values to give explicitly: the method's own preset and STEER's signature default of old."""
+    return {"temperature": (1.0, 0.85, 0.8, 0.5, 0.94), "top_k": (10, 4, 1), "top_p": (0.92, 0.5)}
+
+
+@pytest.mark.parametrize("method", ["steer", "negative_only", "top_k", "nucleus", "low_temperature", "beam",
+                                    "contrastive_search", "contrastive_decoding"])
+def test_an_explicit_value_is_honoured_even_when_it_equals_a_default(method):
+    """The old resolve_params took 'equal to the signature default' for 'not given' (top_k at T=1.0 gave 0.85)."""
+    from steer_lib.decoding.config import PRESETS, DecodingConfig
+    from steer_lib.decoding.methods import resolve_params
+
+    for knob, values in _explicit_values().items():
+        for v in values:
+            assert resolve_params(method, **{knob: v})[knob] == v, (method, knob, v)
+            assert getattr(DecodingConfig.for_method(method, **{knob: v}), knob) == v
+        assert resolve_params(method)[knob] == PRESETS[method][knob]  # unset: the preset
+    assert resolve_params(method, top_k=None)["top_k"] is None  # given as None: no top-k
+    if method in ("steer", "negative_only"):
+        for knob in ("gamma", "eta") if method == "steer" else ("eta",):
+            for v in (0.0, 0.2, 0.3):
+                assert resolve_params(method, **{knob: v})[knob] == v, (method, knob, v)
+        assert resolve_params(method, plausibility=0.1)["plausibility"] == 0.1
+    assert "plausibility" not in resolve_params(method)  # recorded only when set
+
+
+def test_a_set_asked_at_temperature_one_on_top_k_records_one(lora, tokenizer, tmp_path):
+    """What ``generate --method top_k --temperature 1.0`` writes: the record says 1.0 (the old code decoded at 0.85)."""
+    import json
+
+    from steer_lib.decoding import writer
+
+    out = writer.generate_file("hypotheses", "top_k", 2, tmp_path / "t.jsonl", model=lora, tokenizer=tokenizer,
+                               temperature=1.0, max_new_tokens=3, batch_size=2, progress=False)
+    assert json.loads(out.read_text().splitlines()[0])["params"]["temperature"] == 1.0
+
+
+def test_a_set_asked_without_top_k_decodes_without_top_k(lora, tokenizer, tmp_path):
+    """top_k=None given to the writer means no top-k (not 'unset'): the record and the decoding agree."""
+    import json
+
+    from steer_lib.decoding import writer
+    from steer_lib.decoding.config import DecodingConfig
+
+    out = writer.generate_file("hypotheses", "steer", 2, tmp_path / "s.jsonl", model=lora, tokenizer=tokenizer,
+                               top_k=None, max_new_tokens=4, batch_size=2, progress=False, seed=5,
+                               negatives_pool_texts=NEGS, k=1)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs[0]["params"]["top_k"] is None
+    from steer_lib.decoding.negatives import NegativePool
+    from steer_lib.data.tasks import get_task
+    task = get_task("hypotheses")
+    pool = NegativePool(NEGS, k=1, seed=5, clean=task.clean)
+    raw = generate(lora, tokenizer, [task.prompt] * 2, decoding=DecodingConfig.for_method("steer", top_k=None),
+                   negatives=pool, max_new_tokens=4, batch_size=2, seed=5, stop_strings=task.stop_strings)
+    assert [r["raw"] for r in recs] == raw
+    with pytest.raises(ValueError, match="decoding="):
+        generate(lora, tokenizer, ["hi"], decoding=DecodingConfig.for_method("top_k"), top_k=3)
+
+
+def test_sample_picks_the_token_whose_cdf_interval_holds_the_uniform():
+    from steer_lib.decoding.logits_process import sample
+
+    scores = torch.log(torch.tensor([[0.1, 0.2, 0.7]])).repeat(5, 1)
+    u = torch.tensor([0.05, 0.15, 0.29, 0.31, 0.999])
+    assert sample(scores, u).tolist() == [0, 1, 1, 2, 2]
+    masked = torch.tensor([[float("-inf"), 0.0, float("-inf"), 0.0]]).repeat(3, 1)  # zero-probability tokens 0 and 2
+    assert sample(masked, torch.tensor([0.0, 0.49, 0.999999])).tolist() == [1, 1, 3]
+    assert sample(scores, u, greedy=True).tolist() == [2] * 5
+
+
+@pytest.mark.parametrize("method, knobs", [("steer", {}), ("steer", dict(temperature=0.7, top_k=5)),
+                                           ("negative_only", dict(top_k=3)), ("top_k", {})])
+def test_top_k_fast_path_samples_the_generic_chains_distribution(method, knobs):
+    """MethodScorer.sample's top-k shortcut (softmax over the k best only) vs combine → T → top-k → sample.
+
+    The two order tokens differently, so one uniform may pick different tokens; over a fine grid of
+    uniforms each token is picked as often by both (to ±2 of M = 4000: inverse-CDF counts are p·M ± 1).
+    """
+    from steer_lib.decoding.logits_process import sample
+    from steer_lib.decoding.methods import MethodScorer, resolve_params
+
+    g = torch.Generator().manual_seed(0)
+    by_stream = {name: torch.randn(2, 50, generator=g) for name in ("ft", "base", "neg")}
+    scorer = MethodScorer(method, resolve_params(method, **knobs))
+    M = 4000
+    u = (torch.arange(M) + 0.5) / M
+    for row in range(2):
+        one = {k: v[row:row + 1].expand(M, -1) for k, v in by_stream.items()}
+        fast = torch.bincount(scorer.sample(one, u, False), minlength=50)
+        generic = torch.bincount(sample(scorer(one), u), minlength=50)
+        assert (fast - generic).abs().max() <= 2, (fast, generic)
+        assert int((fast > 0).sum()) == scorer.top_k.top_k  # only the k best are ever drawn

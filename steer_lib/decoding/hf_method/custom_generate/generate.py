@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from steer_lib.decoding import engine
-from steer_lib.decoding.methods import _Scorer, eos_ids, resolve_params
+from steer_lib.decoding.methods import MethodScorer, eos_ids, resolve_params
 
 _UNSUPPORTED = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "assistant_model", "streamer")
 
@@ -128,7 +128,7 @@ def generate(model, input_ids=None, attention_mask=None, negative_prompt_ids=Non
     tok = tokenizer if tokenizer is not None else _Ids()
     gen = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))  # from torch's global RNG
     ids: list[list[int]] = []
-    engine.run(streams, tok, _Scorer("steer", p), max_new_tokens=max_new_tokens, generator=gen, greedy=not do_sample,
+    engine.run(streams, tok, MethodScorer("steer", p), max_new_tokens=max_new_tokens, generator=gen, greedy=not do_sample,
                stop_strings=stops, eos_ids=eos_ids(model, tok), token_ids=ids)
     pad = _pick(None, cfg, "pad_token_id", None)
     pad = pad if pad is not None else (getattr(tok, "pad_token_id", None) or 0)
