@@ -49,7 +49,8 @@ torch.manual_seed(0)
 cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
 model = get_peft_model(LlamaForCausalLM(cfg).eval(), LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).eval()
-out = generate(model, tok, ["Write a question:"] * 2, max_new_tokens=3, batch_size=2)
+out = generate(model, tok, ["Write a question:"] * 2, negatives=["Why is the sky blue?", "What is dark matter?"],
+               max_new_tokens=3, batch_size=2)  # STEER itself, negatives and all
 texts = list(getattr(out, "texts", out))
 
 errors = {{}}

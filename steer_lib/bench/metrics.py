@@ -65,7 +65,7 @@ def run_bench_metrics(synthetic: list[str], real: list[str], *, n: int = 1000, e
 def diversity_breakdown(synthetic: list[str], real: list[str], *, n: int, seed: int = 0, embedder=None) -> dict:
     """Seconds per new diversity measure (both sides each), on the same down-sampled sets ``evaluate`` scores.
 
-    Timed one by one outside :func:`evaluate` (whose ``seconds["diversity"]`` is their sum); Vendi's embeddings
+    Timed one by one outside :func:`~steer_lib.metrics.evaluate` (whose ``seconds["diversity"]`` is their sum); Vendi's embeddings
     come from ``embedder``'s cache, so its time is the eigen-decomposition only."""
     from ..metrics import set_diversity as sd
     from ..metrics.embeddings import as_embedder

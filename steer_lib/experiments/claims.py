@@ -340,7 +340,7 @@ def from_authors(task: str) -> Source:
 
 # ------------------------------------------------------------------ scoring
 class _Scorer:
-    """Embeddings (through the kit's on-disk cache), validation scores and test :class:`SampleSet` per set."""
+    """Embeddings (through the kit's on-disk cache), validation scores and test :class:`~steer_lib.experiments.significance.SampleSet` per set."""
 
     def __init__(self, source: Source, *, embedder=None, tokenizer=None, n: int | None = None, seed: int = 0,
                  mauve_seeds: int = 3):

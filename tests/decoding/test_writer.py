@@ -265,7 +265,7 @@ def test_cli_errors_are_one_line_exit_2(saved, tmp_path, capsys):
     err = _error_lines(capsys)
     assert len(err) == 1 and "not a generations file written by the kit" in err[0] and out.read_bytes() == before
     # a base folder that does not exist
-    assert generate_cli.cli(_cli_args(tmp_path / "no" / "such", adapter, out)) == 2
+    assert generate_cli.cli(_cli_args(tmp_path / "no" / "such", adapter, tmp_path / "fresh.jsonl")) == 2
     err = _error_lines(capsys)
     assert len(err) == 1 and "model folder" in err[0] and "does not exist" in err[0] and "no/such" in err[0]
 
