@@ -870,16 +870,22 @@ def read_findings(path: str | Path) -> tuple[dict, list[Row]]:
 
 
 def study_section(base: str = "", *, reps: int | None = None, log: Callable[[str], None] = print) -> list[Row] | None:
-    """The ``study`` profile's claims, one source per generations folder (task, checkpoint); ``None`` (and a line
-    saying so) when ``runs/study/`` holds no generations. PLACEHOLDER: the study's own section (the γ-vs-training
-    curves) is added with the study profile (issue #23, part 3)."""
+    """The claims on the ``study``'s sets at P_θ's final checkpoint, per task (the earlier checkpoints hold the γ
+    curves only: :mod:`steer_lib.experiments.study`); else the recorded run's rows (``docs/findings_study.json``,
+    embedded model only); ``None`` (and a line saying so) when neither exists."""
     root = paths.runs_dir() / paths.scope("study", base) / "generations"
-    folders = sorted({f.parent for f in root.rglob("*.jsonl")}) if root.is_dir() else []
-    if not folders:
-        log(f"The study has not been run: no generations under {root} (`make study` runs it).")
-        return None
     rows = []
-    for f in folders:
-        task = f.relative_to(root).parts[0]
-        rows += evaluate_claims(from_generations(f, task, name=f"study {f.relative_to(root)}"), reps=reps, log=log)
-    return rows
+    for task_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        steps = sorted((p for p in task_dir.glob("step*") if any(p.glob("*.jsonl"))), key=lambda p: int(p.name[4:]))
+        if steps:
+            rows += evaluate_claims(from_generations(steps[-1], task_dir.name, name=f"study {task_dir.name}/"
+                                                     f"{steps[-1].name}"), reps=reps, log=log)
+    if rows:
+        return rows
+    recorded = paths.root() / "docs" / "findings_study.json"
+    if not base and recorded.is_file():
+        header, rows = read_findings(recorded)
+        log(f"The study's claims as recorded ({recorded.name}: {header['date']}, {header['machine']}).")
+        return rows
+    log(f"The study has not been run: no generations under {root} (`make study` runs it).")
+    return None

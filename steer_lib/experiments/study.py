@@ -356,6 +356,22 @@ def load_summary(task: str, base_model: str = "") -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
+RECORDED = "docs/study"  # the summaries of the run the README reports, committed (runs/ is a build product)
+
+
+def find_summary(task: str, base_model: str = "") -> tuple[dict[str, Any] | None, str]:
+    """This machine's summary (``runs/study/``) if there is one, else the recorded run's (``docs/study/``, embedded
+    model only), with a line saying which it is; ``(None, why)`` when neither exists."""
+    mine = load_summary(task, base_model)
+    if mine is not None:
+        return mine, f"this machine's run ({summary_file(task, base_model)}, {mine['created']})"
+    recorded = paths.root() / RECORDED / f"study_{task}.json"
+    if not base_model and recorded.is_file():
+        rec = json.loads(recorded.read_text())
+        return rec, f"the recorded run ({RECORDED}/study_{task}.json: {rec['created']}, {rec['machine']})"
+    return None, f"{task}: the γ study has not been run here (`make study`, or `python -m steer_lib study --tasks {task}`)"
+
+
 def plot(summary: dict[str, Any], save: bool = False, metrics: tuple[str, ...] = ("mauve", "adv_auroc", "ngram3")):
     """P_θ's held-out loss along training, and each γ's effect on each metric (vs γ = 0, 95 % interval)."""
     import matplotlib.pyplot as plt
