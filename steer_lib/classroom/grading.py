@@ -92,12 +92,11 @@ def prepare_submission(nb_path: Path, profile: str | None, full: bool) -> nbform
 
 def _write_invalid(out: Path, invalid: list[Invalid]) -> Path:
     path = out / "invalid_submissions.csv"
-    tmp = out / ".invalid_submissions.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "file", "problem"])
-        writer.writerows([i.student, i.assignment, str(i.path), i.problem] for i in invalid)
-    os.replace(tmp, path)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["student", "assignment", "file", "problem"])
+    writer.writerows([i.student, i.assignment, str(i.path), i.problem] for i in invalid)
+    write_atomic(path, buf.getvalue())
     return path
 
 

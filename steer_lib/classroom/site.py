@@ -16,6 +16,7 @@ solution or hidden-test marker is an error. The site needs no server: open ``ind
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import tempfile
