@@ -2,7 +2,7 @@
 
     python -m steer_lib claims --authors [--tasks hypotheses,comments-toxic] [--json] [--out FILE]
     python -m steer_lib claims --profile quick [--base MODEL] [--tasks ...]
-    python -m steer_lib claims --generations runs/study/generations/hypotheses/ckpt-400 --task hypotheses
+    python -m steer_lib claims --generations runs/study/generations/hypotheses/step240 --task hypotheses
 
 One row per test: claim, the two sets, metric, difference (in the paper's direction), 95 % interval, n per side,
 how many settings each side was picked from, verdict. ``--json`` prints one JSON object (``source``, ``date``,
