@@ -43,7 +43,7 @@ class FinetuneConfig(Config):
         "smoke": {"steps": 12, "batch_size": 8, "max_length": 72, "lr": 2e-3, "eval_examples": 32,
                   "eval_max_length": 128},
         # The README's main job: ≤ 6 min per task on a 2-core CPU (docs/measurements.md).
-        "quick": {"steps": 40, "batch_size": 8, "max_length": 96, "lr": 2e-3},
+        "quick": {"steps": 40, "batch_size": 8, "max_length": 96, "lr": 2e-3, "eval_every": 10},
         # The STEER authors' settings (QLoRA on a GPU).
         "paper": {"steps": 2000, "batch_size": 16, "grad_accum": 4, "max_length": 512, "lr": 2e-4,
                   "lr_schedule": "constant", "warmup_ratio": 0.03, "max_grad_norm": 0.3, "lora_r": 64,
