@@ -25,7 +25,7 @@ def _section(title: str) -> str:
 
 def test_the_students_prerequisites_are_the_same_in_notebook_00_and_the_guide():
     first = nbformat.read(NB_DIR / "00_welcome_and_data.ipynb", as_version=4).cells[0].source
-    block = re.search(r"\*\*Before you start\.\*\*.*?(?=\n\n\*\*)", first, re.S)
+    block = re.search(r"\*\*Before you start\.\*\*.*?(?=\n\n\*\*|\Z)", first, re.S)
     assert block, "notebook 00 states the prerequisites at the top"
     assert "Content note" in block.group(0)
     assert _flat(block.group(0)) in _flat(_section("Prerequisites"))
