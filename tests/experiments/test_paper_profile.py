@@ -33,7 +33,8 @@ def test_finetune_with_paper_settings(iso, tiny_base, monkeypatch):
     sizes = dict(steps=2, max_train_examples=64, eval_examples=8)  # sizes only
     path = ft.finetune("hypotheses", "paper", base=tiny_base, progress=False, **sizes)
     rec = ft.read_record(path)
-    assert rec["config"] == json.loads(json.dumps({**paper.to_dict(), **sizes}))  # all else is the paper's
+    assert rec["settings"] == json.loads(json.dumps({**paper.to_dict(), **sizes}))  # all else is the paper's
+    assert rec["config"] == json.loads(json.dumps(paper.replace(**sizes).key_dict()))  # what the cache key hashes
     assert rec["config"]["grad_accum"] == 4 and rec["config"]["max_length"] == 512 and rec["config"]["lora_r"] == 64
     assert len(rec["history"]) == 2
     assert rec["quantized_4bit"] is False and "plain LoRA" in rec["qlora_fallback"]  # CPU: the stated fallback
@@ -68,7 +69,7 @@ def test_sweep_plan_is_the_papers_grid(iso, monkeypatch):
     assert cfg.n == ExperimentConfig.for_profile("paper").n_samples == 1000
     seen = []
 
-    def fake_point(task, g, e, s, *, profile, n, threads=None, base_model=""):
+    def fake_point(task, g, e, s, *, profile, n, threads=None, base_model="", notebooks=False):
         seen.append((g, e, s, profile, n))
         assert base_model == ""  # the paper profile with the default base model
         return {"status": "ran", "metrics": {"mauve": 0.5, "adv_auroc": 0.5, "ngram3": 0.5}, "seconds": {"notebook": 0}}
