@@ -144,13 +144,19 @@ c.Execute.timeout = {int(timeout)}
 _ISOLATED_ENV = ("STEER_", "HF_", "TOKENIZERS_", "OMP_", "MKL_", "LANG", "LC_", "TZ", "CUDA_")  # passed on
 
 
+# A new network namespace starts with its loopback down, and Jupyter kernels talk to nbgrader over 127.0.0.1: bring
+# lo up inside it (the namespace has no other interface, so loopback is all the network there is).
+_LO_UP = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+
+
 def no_network_prefix() -> list[str]:
-    """``["unshare", "-rn"]`` where an unprivileged user and network namespace works here (Linux), else ``[]``."""
+    """``unshare -rn`` (a user and network namespace with only loopback, up) where that works here (Linux, ``ip``
+    present), else ``[]``."""
     try:
-        ok = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+        ok = subprocess.run(["unshare", "-rn", *_LO_UP, "true"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.SubprocessError):
         ok = False
-    return ["unshare", "-rn"] if ok else []
+    return ["unshare", "-rn", *_LO_UP] if ok else []
 
 
 def run_nbgrader(course: Path, *args: str, isolate: bool = False, timeout: float | None = None) -> str:
