@@ -93,6 +93,17 @@ def read_jsonl(path: Path, error: type[Exception] = ValueError, *, numbered: boo
     return out
 
 
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (what a cache records to know the exact input it was made from)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_yaml(path: Path, error: type[Exception]):
     """``path``'s YAML, or ``error("<path>:<line>: not valid YAML (<problem>)")`` — one line, no traceback.
 

@@ -23,7 +23,7 @@ from ..models import model_id
 from ..config import Config, check_profile
 from ..data.tasks import get_task
 from ..decoding.methods import METHODS
-from ..files import read_jsonl, write_json
+from ..files import read_jsonl, sha256_file, write_json
 
 GAMMA_ETA_METHODS = ("steer", "negative_only")
 
@@ -240,6 +240,4 @@ def evaluate_method(task: str, method: str, *, profile: str, seed: int = 0, gamm
 
 def _sha256(path: Path) -> str:
     """The sha256 of a generations file: the metrics JSON names the exact samples it scored."""
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_file(Path(path))

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from .. import paths
 from ..config import Config
+from ..files import sha256_file as _sha256
 
 SCOPE = "study"  # runs/study/, figures/study/
 COHERENCE = {"mauve": +1, "adv_auroc": -1, "cosine": +1}  # +1: higher is better (AUROC: 0.5 = indistinguishable)
@@ -176,10 +177,6 @@ def summary_file(task: str, base_model: str = "") -> Path:
 
 def figure_file(task: str, base_model: str = "") -> Path:
     return paths.figures_dir(SCOPE, base_model) / f"study_gamma_{task}.png"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _complete(path: Path, n: int) -> bool:
@@ -399,7 +396,7 @@ def plot(summary: dict[str, Any], save: bool = False, metrics: tuple[str, ...] =
             ax.errorbar(x, y, yerr=err, marker="o" if a is None else "s", ls="-" if a is None else "--", capsize=3,
                         color=colors(0.15 + 0.7 * g / gmax), label=f"γ={g:g}" + (f", guard α={a:g}" if a else ""))
         ax.axhline(0, color="gray", lw=1)
-        ax.set(xlabel="P_θ's updates", ylabel=f"Δ vs γ = 0 (η = 0)", title=names.get(col, col))
+        ax.set(xlabel="P_θ's updates", ylabel="Δ vs γ = 0 (η = 0)", title=names.get(col, col))
     axes[1].legend(fontsize=7)
     fig.suptitle(f"Does γ pay as P_θ trains? {summary['task']}, {summary['config']['n_samples']} samples a set "
                  f"(bars: 95 % bootstrap interval; {summary['created']})", fontsize=9)
