@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from steer_lib import __main__ as steer
-from steer_lib.files import OutputExistsError
 
 RECORD = {"index": 0, "text": "Is it?", "raw": "Is it?", "valid": True, "reason": "", "fields": {},
           "task": "hypotheses", "method": "top_k", "params": {"top_k": 10}, "seed": 0, "model": "m",
@@ -426,3 +425,78 @@ def test_exp04_a_binary_generations_file_is_named(tmp_path):
     f.write_bytes(b"\x98\x00binary")
     with pytest.raises(ExportError, match=r"bin2.jsonl: not a generations file \(not UTF-8 text: byte 0x98 at offset 0\)"):
         read_generations(f)
+
+
+# ---------------------------------------------------------------- 3. a local model is keyed by its contents, not its path
+def _flip_a_weight_byte(folder: Path) -> None:
+    """One byte of the tensor data changed in place (same size; the header is untouched, so it still loads)."""
+    weights = folder / "model.safetensors"
+    with open(weights, "r+b") as f:
+        f.seek(-100, os.SEEK_END)
+        b = f.read(1)
+        f.seek(-100, os.SEEK_END)
+        f.write(bytes([b[0] ^ 0x01]))
+
+
+def test_a_local_base_is_keyed_by_its_files_not_its_path(tmp_path, tokenizer, monkeypatch, capsys):
+    import shutil
+
+    from conftest import make_tiny_llama
+    from steer_lib import models
+    from steer_lib.finetune import domain_model as ft
+
+    a = tmp_path / "a" / "tiny"
+    make_tiny_llama(len(tokenizer)).save_pretrained(a)
+    tokenizer.save_pretrained(a)
+    b = tmp_path / "b" / "other-name"
+    shutil.copytree(a, b)
+    (b / "README.md").write_text("# notes about this copy\n")  # documentation is not the model
+    ident = models.model_id(str(a))
+    assert ident.startswith("local-sha256:") and ident == models.model_id(str(b)) and str(a) not in ident
+    assert ft.adapter_dir("hypotheses", "smoke", base=str(a)) == ft.adapter_dir("hypotheses", "smoke", base=str(b))
+    # the embedded default keeps its name, so the `quick` caches made with it keep their keys
+    assert models.model_id(None) == models.model_id("") == models.DEFAULT_BASE
+    assert ft._inputs(ft._task("hypotheses"), ft.FinetuneConfig.for_profile("smoke"), None)["base_model"] == \
+        models.DEFAULT_BASE
+
+    out = tmp_path / "g.jsonl"
+    argv = ["generate", "--task", "hypotheses", "--method", "top_k", "--max-new-tokens", "2", "--batch-size", "2",
+            "--device", "cpu", "--no-progress", "--out", str(out)]
+    rc, err, _ = _run(argv + ["--n", "2", "--model", str(a)], capsys)
+    assert rc == 0 and not err
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(first) == 2 and first[0]["model"] == ident
+    made = out.read_bytes()
+    rc, err, _ = _run(argv + ["--n", "2", "--model", str(b)], capsys)  # the same files at another path: the same run
+    assert rc == 0 and not err and out.read_bytes() == made
+
+    _flip_a_weight_byte(a)  # one byte of one weight: another model
+    changed = models.model_id(str(a))
+    assert changed.startswith("local-sha256:") and changed != ident
+    assert ft.adapter_dir("hypotheses", "smoke", base=str(a)) != ft.adapter_dir("hypotheses", "smoke", base=str(b))
+    rc, err, _ = _run(argv + ["--n", "4", "--model", str(a)], capsys)
+    assert rc == 2 and len(err) == 1 and str(out) in err[0] and "model" in err[0], err
+    assert "named by the sha256 of its files" in err[0] and "mix two models" in err[0]
+    assert out.read_bytes() == made  # refused before anything was cut or appended: no mixed-model file
+
+
+def test_a_local_embedder_folder_is_keyed_by_its_files_not_its_path(tmp_path):
+    import shutil
+
+    from steer_lib.metrics.embeddings import Embedder, model_slug
+
+    a = tmp_path / "enc-a"
+    (a / "1_Pooling").mkdir(parents=True)
+    (a / "config.json").write_text('{"hidden_size": 4}')
+    (a / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    (a / "model.safetensors").write_bytes(bytes(range(256)) * 4)
+    b = tmp_path / "elsewhere" / "enc-b"
+    shutil.copytree(a, b)
+    ea, eb = Embedder(str(a), cache_dir=tmp_path / "c"), Embedder(str(b), cache_dir=tmp_path / "c")
+    assert ea.identity.startswith("local-sha256:") and ea.cache_folder == eb.cache_folder
+    assert ea.model_id == str(a)  # what the results report: the name the user gave
+    _flip_a_weight_byte(b)
+    assert Embedder(str(b), cache_dir=tmp_path / "c").cache_folder != ea.cache_folder
+    (b / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')  # a config in a sub-folder counts
+    assert len({Embedder(str(p), cache_dir=tmp_path / "c").identity for p in (a, b)}) == 2
+    assert Embedder(None).identity == model_slug("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"  # the default: unchanged

@@ -41,7 +41,7 @@ def load_models(args) -> tuple:
         from peft import PeftModel
         base, tok = load_base(args.base, device=args.device)
         model = PeftModel.from_pretrained(base, args.model).eval()
-        return model, tok, None, str(args.model), model_id(args.base)
+        return model, tok, None, model_id(args.model), model_id(args.base)  # an edited folder: another id
     if args.model:
         model, tok = load_base(args.model, device=args.device)
         base = load_base(args.base, device=args.device)[0] if args.base else None

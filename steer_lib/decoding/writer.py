@@ -148,8 +148,12 @@ def _check_resumable(out: Path, scan: _Scan, run: dict, n: int, batch_size: int,
     for r in scan.found[:1]:  # check before touching the file: never cut someone else's records
         diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
         if diff:
+            local = any(str(v).startswith("local-sha256:") for key in diff if key in ("model", "base_model")
+                        for v in (r.get(key), run[key]))
+            why = ("; a local model folder is named by the sha256 of its files, so its files changed (or it is "
+                   "another folder), and resuming would mix two models' samples" if local else "")
             raise ResumeError(f"{out} was written with different settings ({', '.join(diff)}: "
-                              f"{ {key: r.get(key) for key in diff} } vs { {key: run[key] for key in diff} }); "
+                              f"{ {key: r.get(key) for key in diff} } vs { {key: run[key] for key in diff} }){why}; "
                               "pass another out= (--out) or delete the file")
     if scan.damage is None:
         return

@@ -6,9 +6,11 @@ workers may write the same key at once, and each write is a temp file + ``os.rep
 a reader sees either no file or a complete one (the two writers' vectors are the same up to
 float noise, and either wins). Reading 2,000 such files takes well under a second.
 
-The model slug is the model's name (``all-MiniLM-L6-v2`` for the default) or, for a local
-path, its folder name plus a short hash of the full path, so two different models never
-share a cache folder.
+The model slug is the model's name (``all-MiniLM-L6-v2`` for the default), a hub id's name plus
+a short hash of the id, or, for a local folder, ``local-<hash>`` of a hash of its files
+(:func:`steer_lib.models.local_identity`), never of its path: the same model at two paths
+shares one cache, and an edited folder (retrained, a weight file replaced) gets a new one, so
+vectors of two models are never mixed.
 
 >>> key = text_key("hello"); len(key), key[:8]
 (64, '2cf24dba')
@@ -26,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
-from ..models import DEFAULT_EMBEDDER
+from ..models import DEFAULT_EMBEDDER, LOCAL_PREFIX, local_identity
 
 
 def text_key(text: str) -> str:
@@ -38,6 +40,8 @@ def model_slug(model_id: str) -> str:
     """A folder name for a model id: hub-style ids keep their name; paths get name + hash."""
     if model_id in (DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
         return DEFAULT_EMBEDDER
+    if model_id.startswith(LOCAL_PREFIX):  # a local folder, named by its files' hash
+        return f"local-{model_id[len(LOCAL_PREFIX):][:16]}"
     return paths.slug(model_id)
 
 
@@ -69,6 +73,7 @@ class Embedder:
         if model_id is None and self._model is None:
             model_id = self._name or DEFAULT_EMBEDDER
         self.model_id = model_id  # None for an unnamed object/function: then nothing is cached
+        self._identity: str | None = None  # what the cache is keyed by (see `identity`), found on first use
         self.cache = bool(cache) and self.model_id is not None
         self._cache_dir = Path(cache_dir) if cache_dir else None  # default: $STEER_CACHE/embeddings
         self.device, self.batch_size = device, batch_size
@@ -76,10 +81,19 @@ class Embedder:
         self.stats = {"memory": 0, "disk": 0, "computed": 0}
 
     @property
+    def identity(self) -> str | None:
+        """What the cache is keyed by: ``model_id``, except for a local folder named by its path, which is named by
+        its files' hash (:func:`steer_lib.models.local_identity`; hashed once, on first use)."""
+        if self._identity is None and self.model_id is not None:
+            local = self._name is not None and self._name == self.model_id and Path(self._name).expanduser().exists()
+            self._identity = local_identity(self._name) if local else self.model_id
+        return self._identity
+
+    @property
     def cache_folder(self) -> Path | None:
         if not self.cache:
             return None
-        return (self._cache_dir or cache_root()) / model_slug(self.model_id)
+        return (self._cache_dir or cache_root()) / model_slug(self.identity)
 
     def _encoder(self) -> Callable[[list[str]], np.ndarray]:
         if self._model is None:  # load lazily: a fully warm cache never loads the model at all
