@@ -133,6 +133,40 @@ def resolve_base(name_or_path: str | None = None) -> str:
     return str(name_or_path)
 
 
+class NotAModelError(ValueError):
+    """A local folder given as a model that holds no model the kit can load; the message names it."""
+
+
+def check_model(name_or_path: str | None, option: str = "--base", *, embedder: bool = False) -> None:
+    """Refuse, in one line naming it and before anything loads or trains, a local folder that is not a model:
+    no ``config.json`` transformers can read (or, for ``embedder``, no sentence-transformers ``modules.json``
+    either). A PEFT adapter folder (``adapter_config.json``) passes; so do the defaults and hub ids, and a path that
+    does not exist is :func:`resolve_base`'s to name (``embedder``: the caller's)."""
+    if name_or_path in (None, "", DEFAULT_BASE, DEFAULT_EMBEDDER):
+        return
+    p = Path(str(name_or_path)).expanduser()
+    if not p.is_dir():
+        if not embedder and not (p.suffix == ".gguf" and p.is_file()):
+            resolve_base(str(name_or_path))  # a missing folder, or an uncached hub id offline: its own message
+        return
+    if (p / "adapter_config.json").is_file() or (embedder and (p / "modules.json").is_file()):
+        return
+    reason = "it has no config.json"
+    if (p / "config.json").is_file():
+        from transformers import AutoConfig
+
+        try:
+            with quiet_known_noise():
+                AutoConfig.from_pretrained(str(p))
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = f"its config.json is not a model's ({first[:160]})"
+    what = "a sentence-transformers model or a Hugging Face model" if embedder else "a saved model or adapter"
+    raise NotAModelError(f"{option} {name_or_path}: not a model folder: {reason}; pass a folder holding {what} "
+                         "(save_pretrained writes one), or a Hugging Face model id")
+
+
 # Warnings of the libraries below the kit that say nothing to a reader of the kit's notebooks, each matched exactly
 # (category and message start), so anything new still shows. transformers 5 deprecates `is_gradient_checkpointing`,
 # which peft still reads on every PeftModel it wraps (get_peft_model, PeftModel.from_pretrained).

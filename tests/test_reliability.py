@@ -334,7 +334,7 @@ def test_a_metrics_file_is_rescored_when_its_generations_change(tmp_path, monkey
     assert second["generations_sha256"] != first["generations_sha256"]
 
 
-def test_emb01_emb02_emb03_damaged_cached_embeddings_are_recomputed(tmp_path):
+def test_emb01_emb02_emb03_emb05_damaged_cached_embeddings_are_recomputed(tmp_path):
     import numpy as np
 
     from steer_lib.metrics.embeddings import Embedder
@@ -350,9 +350,14 @@ def test_emb01_emb02_emb03_damaged_cached_embeddings_are_recomputed(tmp_path):
     paths[0].write_bytes(raw[:-12] + np.array([np.nan, np.inf, 1], dtype=np.float32).tobytes())  # emb01: bytes
     np.save(paths[1], np.full(3, np.nan, dtype=np.float32))  # emb02: a valid .npy of NaN
     np.save(paths[2], np.ones(7, dtype=np.float32))  # emb03: a valid .npy of another shape
+    plausible = np.load(paths[3])
+    plausible[:3] = np.array([0.6, 0.0, 0.8], dtype=np.float32)  # emb05: finite, the right shape, another vector
+    np.save(paths[3], plausible)
     fresh = Embedder(encode, model_id="toy", cache_dir=tmp_path)
     got = fresh.encode(texts)
-    assert np.array_equal(got, want) and fresh.stats["damaged"] == 3 and fresh.stats["computed"] == 3
+    assert np.array_equal(got, want) and fresh.stats["damaged"] == 4 and fresh.stats["computed"] == 4
+    again = Embedder(encode, model_id="toy", cache_dir=tmp_path)  # the recomputed files are whole again
+    assert np.array_equal(again.encode(texts), want) and again.stats == {"memory": 0, "disk": 4, "computed": 0}
 
 
 def test_ft13_ft14_finetune_checks_lr_and_writability_before_training(tmp_path, monkeypatch, capsys):
@@ -500,3 +505,33 @@ def test_a_local_embedder_folder_is_keyed_by_its_files_not_its_path(tmp_path):
     (b / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')  # a config in a sub-folder counts
     assert len({Embedder(str(p), cache_dir=tmp_path / "c").identity for p in (a, b)}) == 2
     assert Embedder(None).identity == model_slug("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"  # the default: unchanged
+
+
+# ---------------------------------------------------------------- found by the replay (tests/reliability_replay.py)
+def test_data09_a_mirror_url_of_another_scheme_is_named_not_read_as_a_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STEER_DATA_MIRROR", "ftp://x")
+    rc, err, _ = _run(["data", "fetch", "--only", "astro/hyp", "--dest", str(tmp_path / "d")], capsys)
+    assert rc in (1, 2) and len(err) == 1 and "'ftp://x'" in err[0] and "http(s)" in err[0], err
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*.json"))
+
+
+def test_res03_res04_a_record_edited_after_it_was_written_is_damage_not_a_sample(tmp_path, tokenizer):
+    from conftest import make_tiny_llama
+    from steer_lib.decoding import writer
+
+    kw = dict(model=make_tiny_llama(len(tokenizer)), tokenizer=tokenizer, max_new_tokens=3, batch_size=2,
+              progress=False, model_id="tiny")
+    ref = tmp_path / "ref.jsonl"
+    writer.generate_file("hypotheses", "top_k", 4, ref, **kw)
+    lines = ref.read_bytes().splitlines(keepends=True)
+    rec = json.loads(lines[2])
+    rec["text"] = "An altered text?"  # still valid JSON, still a record: only text == clean(raw) shows it
+    edited = b"".join(lines[:2] + [(json.dumps(rec, ensure_ascii=False) + "\n").encode()] + lines[3:])
+    out = tmp_path / "edited.jsonl"
+    out.write_bytes(edited)
+    with pytest.raises(writer.ResumeError, match=r"line 3 of 4 is damaged \(its text is not the cleaned raw"):
+        writer.generate_file("hypotheses", "top_k", 4, out, strict=True, **kw)
+    assert out.read_bytes() == edited  # strict: refused, untouched
+    with pytest.warns(UserWarning, match="line 3 of 4 is damaged"):
+        writer.generate_file("hypotheses", "top_k", 4, out, **kw)
+    assert out.read_bytes() == ref.read_bytes()  # without: the edited record and what follows are regenerated

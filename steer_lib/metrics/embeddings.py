@@ -1,6 +1,9 @@
 """Sentence embeddings with an on-disk cache, so a sweep never embeds the same text twice.
 
-Layout: ``$STEER_CACHE/embeddings/<model-slug>/<h[:2]>/<h>.npy`` with ``h = sha256(text)``.
+Layout: ``$STEER_CACHE/embeddings/<model-slug>/<h[:2]>/<h>.npy`` with ``h = sha256(text)``: a float32 vector
+followed by two float32 slots holding the first 8 bytes of ``sha256(h + vector bytes)``, checked on every read, so
+a damaged file (random bytes, another text's vector, a plausible vector put in its place) is recomputed, never
+scored. Files of kits before this check (no checksum) are recomputed once.
 One small file per text because that is the one layout that needs no lock: parallel sweep
 workers may write the same key at once, and each write is a temp file + ``os.replace``, so
 a reader sees either no file or a complete one (the two writers' vectors are the same up to
@@ -43,6 +46,11 @@ def model_slug(model_id: str) -> str:
     if model_id.startswith(LOCAL_PREFIX):  # a local folder, named by its files' hash
         return f"local-{model_id[len(LOCAL_PREFIX):][:16]}"
     return paths.slug(model_id)
+
+
+def _checksum(key: str, vec: np.ndarray) -> bytes:
+    """8 bytes binding a cached vector to its text: the file's last two float32 slots."""
+    return hashlib.sha256(key.encode() + np.ascontiguousarray(vec, dtype=np.float32).tobytes()).digest()[:8]
 
 
 def cache_root() -> Path:
@@ -113,22 +121,28 @@ class Embedder:
         if not self.cache:
             return None
         try:
-            vec = np.load(self._path(key))
-        except (FileNotFoundError, ValueError, OSError):  # absent, or (never by us) corrupt: recompute
+            arr = np.load(self._path(key))
+        except FileNotFoundError:
             return None
-        # verified on use: a damaged file (NaN / inf bytes, another shape, not floats) is recomputed, never scored
-        if vec.ndim != 1 or vec.size == 0 or vec.dtype.kind != "f" or not np.isfinite(vec).all():
+        except (ValueError, OSError):  # (never by us) corrupt: recompute
+            arr = None
+        # verified on use: a damaged file (bytes changed, another shape, NaN / inf, not floats, another text's or a
+        # made-up vector, or an older kit's file without the checksum) is recomputed, never scored
+        ok = (arr is not None and arr.ndim == 1 and arr.dtype == np.float32 and arr.size > 2
+              and arr[-2:].tobytes() == _checksum(key, arr[:-2]) and np.isfinite(arr[:-2]).all())
+        if not ok:
             self.stats["damaged"] = self.stats.get("damaged", 0) + 1
             return None
-        return vec
+        return arr[:-2]
 
     def _write(self, key: str, vec: np.ndarray) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=target.parent)
         try:
+            vec = np.ascontiguousarray(vec, dtype=np.float32)
             with os.fdopen(fd, "wb") as f:
-                np.save(f, vec)
+                np.save(f, np.concatenate([vec, np.frombuffer(_checksum(key, vec), dtype=np.float32)]))
             os.replace(tmp, target)  # atomic: concurrent writers and readers never see half a file
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
