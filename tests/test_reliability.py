@@ -1,6 +1,11 @@
 """Issue #25: nothing lost, nothing silently wrong. Each test replays cases of ``shared/reliability-cases.md`` (by
-their id) and asserts what the issue asks: no traceback, no file the kit did not write is changed, a clear line
-naming the problem. Cases that need a model use the tiny random-weight ones (tests/conftest.py)."""
+their id) and asserts what the issue asks: no traceback (``_run`` fails on one), no file the kit did not write is
+changed, no mixed-model file, and one ``error:`` line naming the problem. The issue's numbered cases: 1 autograde
+(here and tests/classroom), 2 outputs (gen16/17/18, exp07, as08), 3 provenance (mix01, metrics, local folders),
+4 damaged caches (ad01-05, emb01-05, dcorr01/02, gen26/27), 5 task specs (s27/s28/s05e, s09b/c, s24, redos),
+6 commonest mistakes (gen13-35, ev13-18, nodata, not-a-model folders, broken YAML, s05h, data07), 7 work lost
+(ft13/ft14), 8 memory (gen34). Cases that need a model use the tiny random-weight ones (tests/conftest.py);
+tests/reliability_replay.py replays the whole list through the command line and totals it."""
 from __future__ import annotations
 
 import json
@@ -535,3 +540,91 @@ def test_res03_res04_a_record_edited_after_it_was_written_is_damage_not_a_sample
     with pytest.warns(UserWarning, match="line 3 of 4 is damaged"):
         writer.generate_file("hypotheses", "top_k", 4, out, **kw)
     assert out.read_bytes() == ref.read_bytes()  # without: the edited record and what follows are regenerated
+
+
+# ---------------------------------------------------------------- 6. the commonest mistakes: one line, nothing changed
+def test_nodata01_nodata02_s21_forgetting_data_fetch_is_one_line_saying_how(tmp_path, monkeypatch, capsys):
+    from steer_lib.cli import finetune as finetune_cli
+    from steer_lib.cli import generate as generate_cli
+
+    monkeypatch.setattr(finetune_cli, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    monkeypatch.setattr(generate_cli, "load_models", lambda a: (_ for _ in ()).throw(AssertionError("loaded")))
+    empty = tmp_path / "data"
+    empty.mkdir()
+    monkeypatch.setenv("STEER_DATA", str(empty))
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    spec = _spec(tmp_path / "s21", name="s21", data={"train": {"files": ["astro/abstracts.json"], "text": "t"}})
+    for argv in (["finetune", "--task", "hypotheses", "--profile", "smoke"],
+                 ["generate", "--task", "hypotheses", "--n", "2", "--out", str(tmp_path / "g.jsonl")],
+                 ["generate", "--task", str(spec), "--n", "1", "--profile", "smoke", "--out", str(tmp_path / "s.jsonl")]):
+        rc, err, _ = _run(argv, capsys)
+        assert rc == 2 and len(err) == 1 and "data fetch" in err[0], (argv, err)
+    assert list(empty.iterdir()) == [] and not (tmp_path / "g.jsonl").exists()
+
+
+def test_gen21_gen25_ft11_ev18_a_folder_that_is_not_a_model_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    from steer_lib.cli import finetune as finetune_cli
+
+    folder = tmp_path / "notamodel"
+    folder.mkdir()
+    (folder / "README.md").write_text("my notes\n")
+    (folder / "config.json").write_text('{"hello": 1}\n')
+    before = _snapshot(folder)
+    monkeypatch.setattr(finetune_cli, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    (tmp_path / "real.txt").write_text("Is it one?\nIs it two?\n")
+    (tmp_path / "syn.txt").write_text("Is it three?\nIs it four?\n")
+    out = ["--out", str(tmp_path / "g.jsonl")]
+    for argv in (["generate", "--task", "hypotheses", "--n", "1", "--device", "cpu", "--base", str(folder)] + out,
+                 ["generate", "--task", "hypotheses", "--n", "1", "--device", "cpu", "--model", str(folder)] + out,
+                 ["finetune", "--task", "hypotheses", "--profile", "smoke", "--base", str(folder)],
+                 ["evaluate", "--real", str(tmp_path / "real.txt"), "--synthetic", str(tmp_path / "syn.txt"),
+                  "--embedder", str(folder)]):
+        rc, err, _ = _run(argv, capsys)
+        assert rc == 2 and len(err) == 1 and str(folder) in err[0], (argv, err)
+    assert _snapshot(folder) == before and not (tmp_path / "g.jsonl").exists()
+
+
+def test_sw10_sw12_s05h_data07_broken_yaml_a_tiny_csv_and_an_unwritable_folder_are_one_line(tmp_path, monkeypatch,
+                                                                                           capsys):
+    from steer_lib.cli import generate as generate_cli
+
+    monkeypatch.setattr(generate_cli, "load_models", lambda a: (_ for _ in ()).throw(AssertionError("loaded")))
+    syntax, python = tmp_path / "sw_syntax.yaml", tmp_path / "sw_python.yaml"
+    syntax.write_text("gammas: [0, 0.3\nn: 2\n")
+    python.write_text(f"x: !!python/object/apply:os.system [touch {tmp_path}/PWNED]\n")
+    for f in (syntax, python):
+        rc, err, _ = _run(["sweep", "-f", str(f)], capsys)
+        assert rc == 2 and len(err) == 1 and str(f) in err[0] and "not valid YAML" in err[0], err
+    assert not (tmp_path / "PWNED").exists()
+    small = _spec(tmp_path / "s05h", name="small")  # 3 rows and the default val_size would leave none to train on
+    body = (tmp_path / "s05h" / "spec.yaml").read_text().replace("val_size: 1\n", "")
+    (tmp_path / "s05h" / "spec.yaml").write_text(body)
+    rc, err, _ = _run(["generate", "--task", str(small), "--n", "1", "--profile", "smoke",
+                       "--out", str(tmp_path / "s.jsonl")], capsys)
+    assert rc == 2 and len(err) == 1 and "val_size" in err[0] and "spec.yaml" in err[0], err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x\n")
+    rc, err, _ = _run(["data", "fetch", "--only", "astro/hyp", "--dest", str(blocker / "d")], capsys)
+    assert rc == 2 and len(err) == 1 and "a-file" in err[0], err
+    assert blocker.read_text() == "x\n"
+
+
+# ---------------------------------------------------------------- 1. the autograder never deletes, and names who
+def test_grade01_an_invalid_submission_is_named_and_the_course_folder_is_kept(tmp_path, capsys):
+    """The cheap half of grade01 (tests/classroom grades a whole toy course): every submission is checked before
+    anything is written, the one that is not a notebook is named by student and file, and the instructor's files in
+    <out>/course survive."""
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "04_evaluate.ipynb").write_text("not json {\n")
+    notes = tmp_path / "grades" / "course" / "feedback_notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("alice: good question framing\n")
+    before = _snapshot(tmp_path)
+    rc, err, _ = _run(["assignments", "autograde", "--submissions", str(tmp_path / "subs"),
+                       "--out", str(tmp_path / "grades")], capsys)
+    assert rc in (1, 2) and len(err) == 1 and "alice" in err[0] and "04_evaluate" in err[0], err
+    after = _snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing of theirs changed or went away
+    assert set(after) - set(before) <= {"grades/invalid_submissions.csv"}  # the only new file: the list of them
