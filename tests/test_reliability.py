@@ -1,6 +1,11 @@
 """Issue #25: nothing lost, nothing silently wrong. Each test replays cases of ``shared/reliability-cases.md`` (by
-their id) and asserts what the issue asks: no traceback, no file the kit did not write is changed, a clear line
-naming the problem. Cases that need a model use the tiny random-weight ones (tests/conftest.py)."""
+their id) and asserts what the issue asks: no traceback (``_run`` fails on one), no file the kit did not write is
+changed, no mixed-model file, and one ``error:`` line naming the problem. The issue's numbered cases: 1 autograde
+(here and tests/classroom), 2 outputs (gen16/17/18, exp07, as08), 3 provenance (mix01, metrics, local folders),
+4 damaged caches (ad01-05, emb01-05, dcorr01/02, gen26/27), 5 task specs (s27/s28/s05e, s09b/c, s24, redos),
+6 commonest mistakes (gen13-35, ev13-18, nodata, not-a-model folders, broken YAML, s05h, data07), 7 work lost
+(ft13/ft14), 8 memory (gen34). Cases that need a model use the tiny random-weight ones (tests/conftest.py);
+tests/reliability_replay.py replays the whole list through the command line and totals it."""
 from __future__ import annotations
 
 import json
@@ -10,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from steer_lib import __main__ as steer
-from steer_lib.files import OutputExistsError
 
 RECORD = {"index": 0, "text": "Is it?", "raw": "Is it?", "valid": True, "reason": "", "fields": {},
           "task": "hypotheses", "method": "top_k", "params": {"top_k": 10}, "seed": 0, "model": "m",
@@ -335,7 +339,7 @@ def test_a_metrics_file_is_rescored_when_its_generations_change(tmp_path, monkey
     assert second["generations_sha256"] != first["generations_sha256"]
 
 
-def test_emb01_emb02_emb03_damaged_cached_embeddings_are_recomputed(tmp_path):
+def test_emb01_emb02_emb03_emb05_damaged_cached_embeddings_are_recomputed(tmp_path):
     import numpy as np
 
     from steer_lib.metrics.embeddings import Embedder
@@ -351,9 +355,14 @@ def test_emb01_emb02_emb03_damaged_cached_embeddings_are_recomputed(tmp_path):
     paths[0].write_bytes(raw[:-12] + np.array([np.nan, np.inf, 1], dtype=np.float32).tobytes())  # emb01: bytes
     np.save(paths[1], np.full(3, np.nan, dtype=np.float32))  # emb02: a valid .npy of NaN
     np.save(paths[2], np.ones(7, dtype=np.float32))  # emb03: a valid .npy of another shape
+    plausible = np.load(paths[3])
+    plausible[:3] = np.array([0.6, 0.0, 0.8], dtype=np.float32)  # emb05: finite, the right shape, another vector
+    np.save(paths[3], plausible)
     fresh = Embedder(encode, model_id="toy", cache_dir=tmp_path)
     got = fresh.encode(texts)
-    assert np.array_equal(got, want) and fresh.stats["damaged"] == 3 and fresh.stats["computed"] == 3
+    assert np.array_equal(got, want) and fresh.stats["damaged"] == 4 and fresh.stats["computed"] == 4
+    again = Embedder(encode, model_id="toy", cache_dir=tmp_path)  # the recomputed files are whole again
+    assert np.array_equal(again.encode(texts), want) and again.stats == {"memory": 0, "disk": 4, "computed": 0}
 
 
 def test_ft13_ft14_finetune_checks_lr_and_writability_before_training(tmp_path, monkeypatch, capsys):
@@ -426,3 +435,196 @@ def test_exp04_a_binary_generations_file_is_named(tmp_path):
     f.write_bytes(b"\x98\x00binary")
     with pytest.raises(ExportError, match=r"bin2.jsonl: not a generations file \(not UTF-8 text: byte 0x98 at offset 0\)"):
         read_generations(f)
+
+
+# ---------------------------------------------------------------- 3. a local model is keyed by its contents, not its path
+def _flip_a_weight_byte(folder: Path) -> None:
+    """One byte of the tensor data changed in place (same size; the header is untouched, so it still loads)."""
+    weights = folder / "model.safetensors"
+    with open(weights, "r+b") as f:
+        f.seek(-100, os.SEEK_END)
+        b = f.read(1)
+        f.seek(-100, os.SEEK_END)
+        f.write(bytes([b[0] ^ 0x01]))
+
+
+def test_a_local_base_is_keyed_by_its_files_not_its_path(tmp_path, tokenizer, monkeypatch, capsys):
+    import shutil
+
+    from conftest import make_tiny_llama
+    from steer_lib import models
+    from steer_lib.finetune import domain_model as ft
+
+    a = tmp_path / "a" / "tiny"
+    make_tiny_llama(len(tokenizer)).save_pretrained(a)
+    tokenizer.save_pretrained(a)
+    b = tmp_path / "b" / "other-name"
+    shutil.copytree(a, b)
+    (b / "README.md").write_text("# notes about this copy\n")  # documentation is not the model
+    ident = models.model_id(str(a))
+    assert ident.startswith("local-sha256:") and ident == models.model_id(str(b)) and str(a) not in ident
+    assert ft.adapter_dir("hypotheses", "smoke", base=str(a)) == ft.adapter_dir("hypotheses", "smoke", base=str(b))
+    # the embedded default keeps its name, so the `quick` caches made with it keep their keys
+    assert models.model_id(None) == models.model_id("") == models.DEFAULT_BASE
+    assert ft._inputs(ft._task("hypotheses"), ft.FinetuneConfig.for_profile("smoke"), None)["base_model"] == \
+        models.DEFAULT_BASE
+
+    out = tmp_path / "g.jsonl"
+    argv = ["generate", "--task", "hypotheses", "--method", "top_k", "--max-new-tokens", "2", "--batch-size", "2",
+            "--device", "cpu", "--no-progress", "--out", str(out)]
+    rc, err, _ = _run(argv + ["--n", "2", "--model", str(a)], capsys)
+    assert rc == 0 and not err
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(first) == 2 and first[0]["model"] == ident
+    made = out.read_bytes()
+    rc, err, _ = _run(argv + ["--n", "2", "--model", str(b)], capsys)  # the same files at another path: the same run
+    assert rc == 0 and not err and out.read_bytes() == made
+
+    _flip_a_weight_byte(a)  # one byte of one weight: another model
+    changed = models.model_id(str(a))
+    assert changed.startswith("local-sha256:") and changed != ident
+    assert ft.adapter_dir("hypotheses", "smoke", base=str(a)) != ft.adapter_dir("hypotheses", "smoke", base=str(b))
+    rc, err, _ = _run(argv + ["--n", "4", "--model", str(a)], capsys)
+    assert rc == 2 and len(err) == 1 and str(out) in err[0] and "model" in err[0], err
+    assert "named by the sha256 of its files" in err[0] and "mix two models" in err[0]
+    assert out.read_bytes() == made  # refused before anything was cut or appended: no mixed-model file
+
+
+def test_a_local_embedder_folder_is_keyed_by_its_files_not_its_path(tmp_path):
+    import shutil
+
+    from steer_lib.metrics.embeddings import Embedder, model_slug
+
+    a = tmp_path / "enc-a"
+    (a / "1_Pooling").mkdir(parents=True)
+    (a / "config.json").write_text('{"hidden_size": 4}')
+    (a / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    (a / "model.safetensors").write_bytes(bytes(range(256)) * 4)
+    b = tmp_path / "elsewhere" / "enc-b"
+    shutil.copytree(a, b)
+    ea, eb = Embedder(str(a), cache_dir=tmp_path / "c"), Embedder(str(b), cache_dir=tmp_path / "c")
+    assert ea.identity.startswith("local-sha256:") and ea.cache_folder == eb.cache_folder
+    assert ea.model_id == str(a)  # what the results report: the name the user gave
+    _flip_a_weight_byte(b)
+    assert Embedder(str(b), cache_dir=tmp_path / "c").cache_folder != ea.cache_folder
+    (b / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')  # a config in a sub-folder counts
+    assert len({Embedder(str(p), cache_dir=tmp_path / "c").identity for p in (a, b)}) == 2
+    assert Embedder(None).identity == model_slug("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"  # the default: unchanged
+
+
+# ---------------------------------------------------------------- found by the replay (tests/reliability_replay.py)
+def test_data09_a_mirror_url_of_another_scheme_is_named_not_read_as_a_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STEER_DATA_MIRROR", "ftp://x")
+    rc, err, _ = _run(["data", "fetch", "--only", "astro/hyp", "--dest", str(tmp_path / "d")], capsys)
+    assert rc in (1, 2) and len(err) == 1 and "'ftp://x'" in err[0] and "http(s)" in err[0], err
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*.json"))
+
+
+def test_res03_res04_a_record_edited_after_it_was_written_is_damage_not_a_sample(tmp_path, tokenizer):
+    from conftest import make_tiny_llama
+    from steer_lib.decoding import writer
+
+    kw = dict(model=make_tiny_llama(len(tokenizer)), tokenizer=tokenizer, max_new_tokens=3, batch_size=2,
+              progress=False, model_id="tiny")
+    ref = tmp_path / "ref.jsonl"
+    writer.generate_file("hypotheses", "top_k", 4, ref, **kw)
+    lines = ref.read_bytes().splitlines(keepends=True)
+    rec = json.loads(lines[2])
+    rec["text"] = "An altered text?"  # still valid JSON, still a record: only text == clean(raw) shows it
+    edited = b"".join(lines[:2] + [(json.dumps(rec, ensure_ascii=False) + "\n").encode()] + lines[3:])
+    out = tmp_path / "edited.jsonl"
+    out.write_bytes(edited)
+    with pytest.raises(writer.ResumeError, match=r"line 3 of 4 is damaged \(its text is not the cleaned raw"):
+        writer.generate_file("hypotheses", "top_k", 4, out, strict=True, **kw)
+    assert out.read_bytes() == edited  # strict: refused, untouched
+    with pytest.warns(UserWarning, match="line 3 of 4 is damaged"):
+        writer.generate_file("hypotheses", "top_k", 4, out, **kw)
+    assert out.read_bytes() == ref.read_bytes()  # without: the edited record and what follows are regenerated
+
+
+# ---------------------------------------------------------------- 6. the commonest mistakes: one line, nothing changed
+def test_nodata01_nodata02_s21_forgetting_data_fetch_is_one_line_saying_how(tmp_path, monkeypatch, capsys):
+    from steer_lib.cli import finetune as finetune_cli
+    from steer_lib.cli import generate as generate_cli
+
+    monkeypatch.setattr(finetune_cli, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    monkeypatch.setattr(generate_cli, "load_models", lambda a: (_ for _ in ()).throw(AssertionError("loaded")))
+    empty = tmp_path / "data"
+    empty.mkdir()
+    monkeypatch.setenv("STEER_DATA", str(empty))
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    spec = _spec(tmp_path / "s21", name="s21", data={"train": {"files": ["astro/abstracts.json"], "text": "t"}})
+    for argv in (["finetune", "--task", "hypotheses", "--profile", "smoke"],
+                 ["generate", "--task", "hypotheses", "--n", "2", "--out", str(tmp_path / "g.jsonl")],
+                 ["generate", "--task", str(spec), "--n", "1", "--profile", "smoke", "--out", str(tmp_path / "s.jsonl")]):
+        rc, err, _ = _run(argv, capsys)
+        assert rc == 2 and len(err) == 1 and "data fetch" in err[0], (argv, err)
+    assert list(empty.iterdir()) == [] and not (tmp_path / "g.jsonl").exists()
+
+
+def test_gen21_gen25_ft11_ev18_a_folder_that_is_not_a_model_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    from steer_lib.cli import finetune as finetune_cli
+
+    folder = tmp_path / "notamodel"
+    folder.mkdir()
+    (folder / "README.md").write_text("my notes\n")
+    (folder / "config.json").write_text('{"hello": 1}\n')
+    before = _snapshot(folder)
+    monkeypatch.setattr(finetune_cli, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
+    (tmp_path / "real.txt").write_text("Is it one?\nIs it two?\n")
+    (tmp_path / "syn.txt").write_text("Is it three?\nIs it four?\n")
+    out = ["--out", str(tmp_path / "g.jsonl")]
+    for argv in (["generate", "--task", "hypotheses", "--n", "1", "--device", "cpu", "--base", str(folder)] + out,
+                 ["generate", "--task", "hypotheses", "--n", "1", "--device", "cpu", "--model", str(folder)] + out,
+                 ["finetune", "--task", "hypotheses", "--profile", "smoke", "--base", str(folder)],
+                 ["evaluate", "--real", str(tmp_path / "real.txt"), "--synthetic", str(tmp_path / "syn.txt"),
+                  "--embedder", str(folder)]):
+        rc, err, _ = _run(argv, capsys)
+        assert rc == 2 and len(err) == 1 and str(folder) in err[0], (argv, err)
+    assert _snapshot(folder) == before and not (tmp_path / "g.jsonl").exists()
+
+
+def test_sw10_sw12_s05h_data07_broken_yaml_a_tiny_csv_and_an_unwritable_folder_are_one_line(tmp_path, monkeypatch,
+                                                                                           capsys):
+    from steer_lib.cli import generate as generate_cli
+
+    monkeypatch.setattr(generate_cli, "load_models", lambda a: (_ for _ in ()).throw(AssertionError("loaded")))
+    syntax, python = tmp_path / "sw_syntax.yaml", tmp_path / "sw_python.yaml"
+    syntax.write_text("gammas: [0, 0.3\nn: 2\n")
+    python.write_text(f"x: !!python/object/apply:os.system [touch {tmp_path}/PWNED]\n")
+    for f in (syntax, python):
+        rc, err, _ = _run(["sweep", "-f", str(f)], capsys)
+        assert rc == 2 and len(err) == 1 and str(f) in err[0] and "not valid YAML" in err[0], err
+    assert not (tmp_path / "PWNED").exists()
+    small = _spec(tmp_path / "s05h", name="small")  # 3 rows and the default val_size would leave none to train on
+    body = (tmp_path / "s05h" / "spec.yaml").read_text().replace("val_size: 1\n", "")
+    (tmp_path / "s05h" / "spec.yaml").write_text(body)
+    rc, err, _ = _run(["generate", "--task", str(small), "--n", "1", "--profile", "smoke",
+                       "--out", str(tmp_path / "s.jsonl")], capsys)
+    assert rc == 2 and len(err) == 1 and "val_size" in err[0] and "spec.yaml" in err[0], err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x\n")
+    rc, err, _ = _run(["data", "fetch", "--only", "astro/hyp", "--dest", str(blocker / "d")], capsys)
+    assert rc == 2 and len(err) == 1 and "a-file" in err[0], err
+    assert blocker.read_text() == "x\n"
+
+
+# ---------------------------------------------------------------- 1. the autograder never deletes, and names who
+def test_grade01_an_invalid_submission_is_named_and_the_course_folder_is_kept(tmp_path, capsys):
+    """The cheap half of grade01 (tests/classroom grades a whole toy course): every submission is checked before
+    anything is written, the one that is not a notebook is named by student and file, and the instructor's files in
+    <out>/course survive."""
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "04_evaluate.ipynb").write_text("not json {\n")
+    notes = tmp_path / "grades" / "course" / "feedback_notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("alice: good question framing\n")
+    before = _snapshot(tmp_path)
+    rc, err, _ = _run(["assignments", "autograde", "--submissions", str(tmp_path / "subs"),
+                       "--out", str(tmp_path / "grades")], capsys)
+    assert rc in (1, 2) and len(err) == 1 and "alice" in err[0] and "04_evaluate" in err[0], err
+    after = _snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing of theirs changed or went away
+    assert set(after) - set(before) <= {"grades/invalid_submissions.csv"}  # the only new file: the list of them

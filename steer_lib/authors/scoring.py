@@ -63,7 +63,7 @@ def score_reference(tasks=None, methods=None, *, n=None, seed=0, embedder=None, 
                 continue
             rel = reference.file_path(t, method)
             for part in reference.parts(t, method):
-                key = _row_key(sha.get(rel), part.lines, part.kit_task, part.source, n, seed, emb.model_id,
+                key = _row_key(sha.get(rel), part.lines, part.kit_task, part.source, n, seed, emb.identity,
                                proto.name, proto.classifier, proto.mauve_seeds)
                 cached = rows_dir / f"{t}-{method}-{_slug(part.name)}-{key}.json" if rows_dir else None
                 if cached and cached.is_file() and not force:

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from ..bench.decoding import nonzero_lora, run_bench
 
@@ -31,6 +32,20 @@ def cli(argv: list[str] | None = None) -> int:
             raise ValueError
     except ValueError:
         print(f"error: --threads {args.threads!r} must be comma-separated integers >= 1 (e.g. 1,2)", file=sys.stderr)
+        return 2
+    from ..models import check_model
+
+    try:  # every number and folder, before the model loads
+        for name, value, low in (("--batch-size", args.batch_size, 1), ("--new-tokens", args.new_tokens, 1),
+                                 ("--reference-samples", args.reference_samples, 0)):
+            if value < low:
+                raise ValueError(f"{name} {value}: must be an integer >= {low}")
+        check_model(args.base, "--base")
+        if args.model and not (Path(args.model) / "adapter_config.json").is_file():
+            raise ValueError(f"--model {args.model}: not a PEFT adapter folder (no adapter_config.json); pass the "
+                             "folder `python -m steer_lib finetune` printed, or leave --model out for a random LoRA")
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     from ..data.tasks import get_task
     from ..models import default_model_cached, load_base

@@ -52,6 +52,14 @@ def check_numbers(a) -> None:
         value = getattr(a, name, None)
         if value and (value.startswith(("/", ".", "~")) or Path(value).exists()) and not Path(value).expanduser().is_dir():
             raise InputError(f"--{name} {value}: no such model folder")
+    if getattr(a, "embedder", None) and Path(a.embedder).expanduser().is_dir():
+        from ..models import check_model
+
+        check_model(a.embedder, "--embedder", embedder=True)
+    if getattr(a, "tokenizer", None) and Path(a.tokenizer).expanduser().is_dir():
+        from ..models import check_model
+
+        check_model(a.tokenizer, "--tokenizer")
 
 
 def cli(argv: list[str]) -> int:

@@ -40,6 +40,9 @@ def cli(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         overrides = parse_sets(args.set)
+        from ..models import check_model
+
+        check_model(args.base, "--base")  # before training: a folder that is not a model, named in one line
         path = adapter_dir(args.task, args.profile, args.base, **overrides)
         cached = is_finished(path) and not args.force
         if not cached:

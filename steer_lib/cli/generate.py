@@ -25,6 +25,7 @@ from ..data.tasks import get_task
 from ..decoding import distributed
 from ..decoding.methods import METHODS, resolve_params
 from ..decoding.writer import ResumeError, check_out, default_tag, generate_file
+from ..models import ModelNotFoundError
 
 
 def load_models(args) -> tuple:
@@ -41,7 +42,7 @@ def load_models(args) -> tuple:
         from peft import PeftModel
         base, tok = load_base(args.base, device=args.device)
         model = PeftModel.from_pretrained(base, args.model).eval()
-        return model, tok, None, str(args.model), model_id(args.base)
+        return model, tok, None, model_id(args.model), model_id(args.base)  # an edited folder: another id
     if args.model:
         model, tok = load_base(args.model, device=args.device)
         base = load_base(args.base, device=args.device)[0] if args.base else None
@@ -63,6 +64,10 @@ def check_args(args, uses_negatives: bool) -> None:
     if args.batch_size > MAX_BATCH:
         raise ValueError(f"--batch-size {args.batch_size}: more than {MAX_BATCH} rows per batch cannot fit in memory")
     resolve_device(args.device)  # an unknown device name, or cuda on a machine without one: one line, now
+    from ..models import check_model
+
+    check_model(args.base, "--base")  # a folder that is not a model: one line naming it, before any load
+    check_model(args.model, "--model")
 
 
 MAX_BATCH = 4096  # rows decoded at once; far above what fits in any GPU's memory at the kit's model sizes
@@ -99,11 +104,12 @@ def cli(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else (paths.runs_dir() / (args.profile or "custom") / "generations"
                                               / task.name / f"{tag}.jsonl")
         check_out(out)  # someone else's file, or a folder: refused before a model is loaded
-    except ValueError as e:
+        if args.profile or eff["eta"] > 0:  # the real texts the run reads (training, negatives): missing or
+            task.real_texts("train")  # damaged data (or a spec whose rows cannot be split) fails now, not after a load
+    except (ValueError, ModelNotFoundError) as e:
         if distributed.is_main():
             print(f"error: {e}", file=sys.stderr)
         return 2
-    from ..models import ModelNotFoundError
     from ..runtime import configure_threads
 
     configure_threads()

@@ -11,6 +11,8 @@ everything from the kit's command on belongs to the kit.
 """
 from __future__ import annotations
 
+import sys
+
 
 def cli(argv: list[str]) -> int:
     from torch.distributed import run as torchrun
@@ -18,6 +20,10 @@ def cli(argv: list[str]) -> int:
     parser = torchrun.get_args_parser()
     parser.prog, parser.allow_abbrev = "python -m steer_lib launch", False
     args = parser.parse_args(argv)  # the command (e.g. generate) lands where torchrun's script would be
+    nproc = str(args.nproc_per_node)
+    if not (nproc.isdigit() and int(nproc) >= 1) and nproc not in ("auto", "cpu", "gpu", "xpu"):
+        print(f"error: --nproc_per_node {nproc}: must be an integer >= 1 (or auto, cpu, gpu)", file=sys.stderr)
+        return 2
     args.training_script_args = [args.training_script, *args.training_script_args]
     args.training_script, args.module, args.no_python = "steer_lib", True, False
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError

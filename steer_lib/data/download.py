@@ -85,6 +85,9 @@ def fetch(mirror: str | None = None, dest: str | Path | None = None, only: list[
     call ends with a :class:`DataError` naming every such file. ``log`` receives a one-line summary.
     """
     mirror = mirror if mirror is not None else os.environ.get("STEER_DATA_MIRROR") or None
+    if mirror and "://" in mirror and not mirror.startswith(("http://", "https://")):  # not a folder path either
+        raise DataError(f"mirror {mirror!r}: only a local folder or an http(s):// base URL can be read (from --mirror "
+                        "or STEER_DATA_MIRROR)")
     dest = Path(dest) if dest else paths.data_dir()
     entries = [e for e in manifest() if not only or any(e.path.startswith(p) for p in only)]
     if not entries:

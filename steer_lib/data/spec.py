@@ -73,7 +73,11 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise TaskSpecError(f"{p}: no such task spec file")
-    raw = read_yaml(p, TaskSpecError)
+    try:
+        raw = read_yaml(p, TaskSpecError)
+    except UnicodeDecodeError as exc:
+        raise _err(str(p), f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); re-save "
+                           "the spec as UTF-8") from None
     if not isinstance(raw, dict):
         raise _err(str(p), f"expected a mapping of fields, got {type(raw).__name__}")
     unknown = sorted(set(raw) - FIELDS)
@@ -244,12 +248,33 @@ def _load_rows(src: Source, base: Path | None, where: str) -> list[dict]:
         if not src.hub:
             detail = "; ".join(f"{p.name} {line}" for p in paths if p.suffix in (".json", ".jsonl")
                                and (line := _json_error_line(p)))
-        raise _err(where, f"could not read {shown}: {detail or str(exc).splitlines()[0]}") from None
+        raise _err(where, f"could not read {shown}: {detail or _cause(exc)}") from None
     finally:
         if was_on:
             datasets.enable_progress_bars()
     rows = ds.to_list()
     return READERS[src.reader](rows) if src.reader else rows
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in one line: datasets wraps the reader's error ("An error occurred while generating the
+    dataset"); the one inside says it (not UTF-8, an empty file, columns that differ between files)."""
+    inner = exc
+    while inner.__cause__ is not None or (inner.__context__ is not None and not inner.__suppress_context__):
+        inner = inner.__cause__ or inner.__context__
+    if isinstance(inner, UnicodeDecodeError):
+        return f"not valid UTF-8 (byte 0x{inner.object[inner.start]:02x} at offset {inner.start}); re-save it as UTF-8"
+    text = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+    if inner is not exc:
+        text = f"{type(inner).__name__}: {text}" if type(inner).__name__ not in text else text
+    low = text.lower()
+    if "column names don't match" in str(inner).lower() or ("columns" in low and "match" in low):
+        text = f"the files' columns differ ({text[:200]})"
+    elif type(inner).__name__ == "EmptyDataError":
+        text = "the file is empty (not even a header row)"
+    elif "utf8" in low or "utf-8" in low:
+        text = f"not valid UTF-8 ({text[:160]}); re-save it as UTF-8"
+    return text[:300]
 
 
 def _template_fields(template: str) -> list[str]:

@@ -107,11 +107,24 @@ def csqa_records(relpath: str) -> list[dict]:
     return out
 
 
-_POOLS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}  # (name, spec file) -> pools, read once a process
+_POOLS: dict[tuple, dict[str, tuple[str, ...]]] = {}  # (name, spec file, what they read) -> pools
+
+
+def _freshness(task: Task) -> tuple:
+    """What a task's pools were read from, cheaply: the data folder, and for a spec of one's own the size and mtime
+    of the files beside it (its CSVs), so a notebook that edits them (or moves STEER_DATA) reads them again."""
+    from .. import paths
+
+    key: tuple = (str(paths.data_dir()),)
+    src = Path(task.source) if task.source else None
+    if src is not None and src.parent != spec.SPEC_DIR.resolve() and src.parent.is_dir():
+        key += tuple(sorted((f.name, st.st_size, st.st_mtime_ns) for f in src.parent.iterdir()
+                            if f.is_file() and not f.name.startswith(".") for st in (f.stat(),)))
+    return key
 
 
 def _cached_pools(task: Task) -> dict[str, tuple[str, ...]]:
-    key = (task.name, task.source)
+    key = (task.name, task.source, _freshness(task))
     if key not in _POOLS:
         _POOLS[key] = {k: tuple(v) for k, v in task._loader().items()}
     return _POOLS[key]

@@ -61,13 +61,14 @@ class _Scan:
     damage: tuple[int, str] | None  # (1-based line, what is wrong) of a bad line that is not a torn last line
 
 
-def _scan(out: Path, batch_size: int, n: int) -> _Scan:
+def _scan(out: Path, batch_size: int, n: int, clean=None) -> _Scan:
     """What of ``out`` a resume keeps: whole batches of whole, in-order records before the first bad line.
 
     A last line without its newline is a torn write (the batch in flight when a run was killed):
     it is redone without comment. Any other bad line (not JSON, not a record, out of order) is
     damage. A short final batch is kept only when it completes the ``n`` asked for: asking for more
-    later redoes it at full batch size, exactly as a fresh run with the larger ``n`` would.
+    later redoes it at full batch size, exactly as a fresh run with the larger ``n`` would. With ``clean`` (the
+    task's), a record whose ``text`` is not ``clean(raw)`` -- edited by hand or by another tool -- is damage too.
     """
     if not out.exists():
         return _Scan([], 0, 0, 0, None)
@@ -85,6 +86,9 @@ def _scan(out: Path, batch_size: int, n: int) -> _Scan:
         if not isinstance(rec, dict) or rec.get("index") != i:
             got = rec.get("index") if isinstance(rec, dict) else type(rec).__name__
             damage = (i + 1, f"record index {got!r} where {i} was expected")
+            break
+        if clean is not None and isinstance(rec.get("raw"), str) and rec.get("text") != clean(rec["raw"]):
+            damage = (i + 1, "its text is not the cleaned raw sample: edited after it was written")
             break
         records.append(rec)
         ends.append(ends[-1] + len(line))
@@ -148,8 +152,12 @@ def _check_resumable(out: Path, scan: _Scan, run: dict, n: int, batch_size: int,
     for r in scan.found[:1]:  # check before touching the file: never cut someone else's records
         diff = [key for key in RUN_KEYS if r.get(key) != run[key]]
         if diff:
+            local = any(str(v).startswith("local-sha256:") for key in diff if key in ("model", "base_model")
+                        for v in (r.get(key), run[key]))
+            why = ("; a local model folder is named by the sha256 of its files, so its files changed (or it is "
+                   "another folder), and resuming would mix two models' samples" if local else "")
             raise ResumeError(f"{out} was written with different settings ({', '.join(diff)}: "
-                              f"{ {key: r.get(key) for key in diff} } vs { {key: run[key] for key in diff} }); "
+                              f"{ {key: r.get(key) for key in diff} } vs { {key: run[key] for key in diff} }){why}; "
                               "pass another out= (--out) or delete the file")
     if scan.damage is None:
         return
@@ -239,12 +247,13 @@ def generate_file(task: str | Task, method: str, n: int, out: str | Path, *, mod
     return out
 
 
-def _resume_point(out: Path, *, run: dict, n: int, batch_size: int, strict: bool, rank: int) -> list[str]:
+def _resume_point(out: Path, *, run: dict, n: int, batch_size: int, strict: bool, rank: int,
+                  clean=None) -> list[str]:
     """The raw texts of the records kept (rank 0 reads, checks and cuts the file; every rank gets them)."""
     kept, error = None, None
     if rank == 0:
         try:
-            scan = _scan(out, batch_size, n)
+            scan = _scan(out, batch_size, n, clean)
             _check_resumable(out, scan, run, n, batch_size, strict)
             _truncate(out, scan.size)
             kept = [r["raw"] for r in scan.found[:scan.keep]]
@@ -260,7 +269,7 @@ def _generate_locked(task: Task, decoding: DecodingConfig, n: int, out: Path, *,
                      max_new: int, max_neg: int, batch_size: int, model, tokenizer, base_model, seed: int,
                      negatives_pool_texts, progress: bool, strict: bool, rank: int, world: int) -> None:
     method, uses_neg, eff = decoding.method, decoding.eta > 0, decoding.params()
-    done = _resume_point(out, run=run, n=n, batch_size=batch_size, strict=strict, rank=rank)
+    done = _resume_point(out, run=run, n=n, batch_size=batch_size, strict=strict, rank=rank, clean=task.clean)
     if len(done) < n:  # fail fast, before the first batch, when the KV caches cannot fit
         prompt = len(tokenizer(task.prompt)["input_ids"])
         streams = [prompt] + ([prompt] if eff["gamma"] > 0 else []) + ([prompt + max_neg] if uses_neg else [])

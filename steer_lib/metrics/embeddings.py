@@ -1,14 +1,19 @@
 """Sentence embeddings with an on-disk cache, so a sweep never embeds the same text twice.
 
-Layout: ``$STEER_CACHE/embeddings/<model-slug>/<h[:2]>/<h>.npy`` with ``h = sha256(text)``.
+Layout: ``$STEER_CACHE/embeddings/<model-slug>/<h[:2]>/<h>.npy`` with ``h = sha256(text)``: a float32 vector
+followed by two float32 slots holding the first 8 bytes of ``sha256(h + vector bytes)``, checked on every read, so
+a damaged file (random bytes, another text's vector, a plausible vector put in its place) is recomputed, never
+scored. Files of kits before this check (no checksum) are recomputed once.
 One small file per text because that is the one layout that needs no lock: parallel sweep
 workers may write the same key at once, and each write is a temp file + ``os.replace``, so
 a reader sees either no file or a complete one (the two writers' vectors are the same up to
 float noise, and either wins). Reading 2,000 such files takes well under a second.
 
-The model slug is the model's name (``all-MiniLM-L6-v2`` for the default) or, for a local
-path, its folder name plus a short hash of the full path, so two different models never
-share a cache folder.
+The model slug is the model's name (``all-MiniLM-L6-v2`` for the default), a hub id's name plus
+a short hash of the id, or, for a local folder, ``local-<hash>`` of a hash of its files
+(:func:`steer_lib.models.local_identity`), never of its path: the same model at two paths
+shares one cache, and an edited folder (retrained, a weight file replaced) gets a new one, so
+vectors of two models are never mixed.
 
 >>> key = text_key("hello"); len(key), key[:8]
 (64, '2cf24dba')
@@ -26,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
-from ..models import DEFAULT_EMBEDDER
+from ..models import DEFAULT_EMBEDDER, LOCAL_PREFIX, local_identity
 
 
 def text_key(text: str) -> str:
@@ -38,7 +43,14 @@ def model_slug(model_id: str) -> str:
     """A folder name for a model id: hub-style ids keep their name; paths get name + hash."""
     if model_id in (DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"):
         return DEFAULT_EMBEDDER
+    if model_id.startswith(LOCAL_PREFIX):  # a local folder, named by its files' hash
+        return f"local-{model_id[len(LOCAL_PREFIX):][:16]}"
     return paths.slug(model_id)
+
+
+def _checksum(key: str, vec: np.ndarray) -> bytes:
+    """8 bytes binding a cached vector to its text: the file's last two float32 slots."""
+    return hashlib.sha256(key.encode() + np.ascontiguousarray(vec, dtype=np.float32).tobytes()).digest()[:8]
 
 
 def cache_root() -> Path:
@@ -69,6 +81,7 @@ class Embedder:
         if model_id is None and self._model is None:
             model_id = self._name or DEFAULT_EMBEDDER
         self.model_id = model_id  # None for an unnamed object/function: then nothing is cached
+        self._identity: str | None = None  # what the cache is keyed by (see `identity`), found on first use
         self.cache = bool(cache) and self.model_id is not None
         self._cache_dir = Path(cache_dir) if cache_dir else None  # default: $STEER_CACHE/embeddings
         self.device, self.batch_size = device, batch_size
@@ -76,10 +89,19 @@ class Embedder:
         self.stats = {"memory": 0, "disk": 0, "computed": 0}
 
     @property
+    def identity(self) -> str | None:
+        """What the cache is keyed by: ``model_id``, except for a local folder named by its path, which is named by
+        its files' hash (:func:`steer_lib.models.local_identity`; hashed once, on first use)."""
+        if self._identity is None and self.model_id is not None:
+            local = self._name is not None and self._name == self.model_id and Path(self._name).expanduser().exists()
+            self._identity = local_identity(self._name) if local else self.model_id
+        return self._identity
+
+    @property
     def cache_folder(self) -> Path | None:
         if not self.cache:
             return None
-        return (self._cache_dir or cache_root()) / model_slug(self.model_id)
+        return (self._cache_dir or cache_root()) / model_slug(self.identity)
 
     def _encoder(self) -> Callable[[list[str]], np.ndarray]:
         if self._model is None:  # load lazily: a fully warm cache never loads the model at all
@@ -99,22 +121,28 @@ class Embedder:
         if not self.cache:
             return None
         try:
-            vec = np.load(self._path(key))
-        except (FileNotFoundError, ValueError, OSError):  # absent, or (never by us) corrupt: recompute
+            arr = np.load(self._path(key))
+        except FileNotFoundError:
             return None
-        # verified on use: a damaged file (NaN / inf bytes, another shape, not floats) is recomputed, never scored
-        if vec.ndim != 1 or vec.size == 0 or vec.dtype.kind != "f" or not np.isfinite(vec).all():
+        except (ValueError, OSError):  # (never by us) corrupt: recompute
+            arr = None
+        # verified on use: a damaged file (bytes changed, another shape, NaN / inf, not floats, another text's or a
+        # made-up vector, or an older kit's file without the checksum) is recomputed, never scored
+        ok = (arr is not None and arr.ndim == 1 and arr.dtype == np.float32 and arr.size > 2
+              and arr[-2:].tobytes() == _checksum(key, arr[:-2]) and np.isfinite(arr[:-2]).all())
+        if not ok:
             self.stats["damaged"] = self.stats.get("damaged", 0) + 1
             return None
-        return vec
+        return arr[:-2]
 
     def _write(self, key: str, vec: np.ndarray) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=target.parent)
         try:
+            vec = np.ascontiguousarray(vec, dtype=np.float32)
             with os.fdopen(fd, "wb") as f:
-                np.save(f, vec)
+                np.save(f, np.concatenate([vec, np.frombuffer(_checksum(key, vec), dtype=np.float32)]))
             os.replace(tmp, target)  # atomic: concurrent writers and readers never see half a file
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from steer_lib import paths
+from steer_lib import models, paths
 from steer_lib.cli import finetune as finetune_cli
 from steer_lib.finetune import domain_model as ft
 from steer_lib.finetune.dataset import collate, count_targets, encode, eval_sums, token_losses
@@ -40,7 +40,8 @@ def test_training_lowers_heldout_loss_and_saves_everything(iso, tiny_base, token
     assert rec["eval"]["loss"] < rec["eval"]["base_loss"] - 0.5  # random base: it must learn quickly
     assert rec["history"][-1]["loss"] < rec["history"][0]["loss"]
     assert rec["target_modules"] == LLAMA_LINEARS
-    assert rec["base_model"] == tiny_base and rec["num_processes"] == 1 and rec["n_val"] == TINY["eval_examples"]
+    assert rec["base_model"] == models.local_identity(tiny_base)  # a local folder: named by its files' hash
+    assert rec["num_processes"] == 1 and rec["n_val"] == TINY["eval_examples"]
     figures = iso / "figures" / paths.scope("smoke", tiny_base)  # another base model: its own figure folder
     assert (figures / "01_finetune_loss_hypotheses.png").stat().st_size > 0
     assert (figures / "01_finetune_loss_hypotheses.pdf").stat().st_size > 0
