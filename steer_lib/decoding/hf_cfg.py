@@ -28,22 +28,8 @@ from typing import Sequence
 
 import torch
 
+from .adapters import PhiView
 from .negatives import NegativePool, negative_ids
-
-
-class AdapterOff:
-    """P_φ as a callable model: the PEFT model run under ``disable_adapter()``.
-
-    The CFG processor calls its model as ``model(input_ids, attention_mask=…, use_cache=…,
-    cache=…)`` and reads ``out.logits`` / ``out.get("cache")``; this passes all of it through.
-    """
-
-    def __init__(self, peft_model):
-        self.model = peft_model
-
-    def __call__(self, *args, **kwargs):
-        with self.model.disable_adapter():
-            return self.model(*args, **kwargs)
 
 
 def _left_pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +51,7 @@ def steer_processors(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
         raise ValueError(f"eta={eta!r} must be in [0, 1) for the CFG form (guidance scale 1/(1-eta))")
     procs = []
     if gamma:
-        base = base_model if base_model is not None else AdapterOff(model)
+        base = base_model if base_model is not None else PhiView(model)
         procs.append(CFG(1 + gamma, base, unconditional_ids=prompt_ids, unconditional_attention_mask=prompt_mask))
     if eta:
         procs.append(CFG(1 / (1 - eta), model, unconditional_ids=neg_ids, unconditional_attention_mask=neg_mask))

@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from ..models import PhiView
+
 NEG_INF = float("-inf")
 
 
@@ -200,7 +202,7 @@ class SteerLogitsProcessor:
     it appends the temperature / top-k / top-p warpers, so they act on STEER's scores, as the
     engine's ``combine → Temperature → TopK`` does (tested in ``tests/decoding/test_hf_cfg.py``).
 
-    ``base_model`` may be the PEFT model itself: the adapter is switched off for the base pass.
+    ``base_model=None``: P_φ is ``model`` with its adapter switched off (:class:`~steer_lib.models.PhiView`).
     """
 
     def __init__(self, model, negative_ids: torch.Tensor | None, prompt_length: int, *,
@@ -208,7 +210,7 @@ class SteerLogitsProcessor:
         self.combine = SteerCombine(gamma, eta)
         if self.combine.eta and negative_ids is None:
             raise ValueError(f"eta={eta!r} > 0 needs negative_ids (the tokenized negative prompt N)")
-        self.model, self.base_model = model, base_model
+        self.model, self.base_model = model, base_model if base_model is not None else PhiView(model)  # adapter off
         self.negative_ids, self.prompt_length = negative_ids, int(prompt_length)
 
     @torch.no_grad()
@@ -217,11 +219,7 @@ class SteerLogitsProcessor:
             raise ValueError(f"SteerLogitsProcessor handles batch size 1, got input_ids.shape={tuple(input_ids.shape)}")
         base = neg = None
         if self.combine.gamma:
-            if self.base_model is None:  # same weights, adapter off
-                with self.model.disable_adapter():
-                    base = self.model(input_ids).logits[:, -1]
-            else:
-                base = self.base_model(input_ids).logits[:, -1]
+            base = self.base_model(input_ids).logits[:, -1]
         if self.combine.eta:
             cont = input_ids[:, self.prompt_length:]
             n_ids = torch.cat([self.negative_ids.to(input_ids.device).view(1, -1), cont], dim=1)

@@ -30,7 +30,7 @@ from typing import Sequence
 import torch
 
 from . import engine
-from .adapters import BASE
+from .adapters import adapter_of, base_stream
 from .config import METHODS, DecodingConfig
 from .logits_process import ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, sample
 from .negatives import NegativePool, negative_ids
@@ -129,7 +129,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     if p["eta"] > 0 and not negatives:
         raise ValueError(f"eta={p['eta']!r} > 0 needs negatives= (a NegativePool or a list of examples)")
     needs_base = (method in ("steer", "negative_only") and p["gamma"] > 0) or method == "contrastive_decoding"
-    if needs_base and base_model is None and not engine.is_peft(model):
+    if needs_base and base_stream(model, base_model) is None:
         warnings.warn("no base model: the model is not a PEFT adapter and base_model=None, so P_θ = P_φ "
                       "and gamma has no effect", stacklevel=2)
         if method != "contrastive_decoding":
@@ -242,18 +242,14 @@ class _RowsOfBatch:
 
 
 def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negatives, first_sample, max_neg):
-    peft = engine.is_peft(model)
-    ft_adapter = engine.active_adapter(model) if peft else None
+    ft_adapter = adapter_of(model)
     prompt_ids = [tokenizer(t)["input_ids"] for t in prompts]
     if any(not ids for ids in prompt_ids):
         raise ValueError("a prompt tokenizes to nothing; give non-empty prompts")
     streams = [engine.Stream("ft", model, ft_adapter, prompt_ids)]
     if needs_base:
-        if base_model is not None:
-            streams.append(engine.Stream("base", base_model, engine.active_adapter(base_model)
-                                         if engine.is_peft(base_model) else None, prompt_ids))
-        else:  # PEFT: the same weights with the adapter off; non-PEFT (CD only): the model itself
-            streams.append(engine.Stream("base", model, BASE if peft else None, prompt_ids))
+        # P_φ: the base model, or the same weights with the adapter off; a plain model (CD only): the model itself
+        streams.append(engine.Stream("base", *(base_stream(model, base_model) or (model, None)), prompt_ids))
     if needs_neg:
         if isinstance(negatives, NegativePool):
             negs = [negative_ids(tokenizer, negatives.draw(first_sample + j), max_neg) for j in range(len(prompts))]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from steer_lib.decoding import engine
+from steer_lib.decoding.adapters import adapter_of, base_stream
 from steer_lib.decoding.methods import MethodScorer, eos_ids, resolve_params
 
 _UNSUPPORTED = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "assistant_model", "streamer")
@@ -27,42 +28,6 @@ class _Ids:
 
     def decode(self, ids, skip_special_tokens=True):
         return " ".join(map(str, ids))
-
-
-class _AdapterOff(torch.nn.Module):
-    """P_φ for a model with LoRA layers injected: its forward runs with every adapter layer switched off.
-
-    ``PeftModel.generate`` hands the *inner* transformers model to ``custom_generate`` (the PEFT wrapper
-    and its ``disable_adapter()`` are one level up), so the adapter is switched off layer by layer here.
-    """
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-
-    def get_base_model(self):  # engine.kv.cache_kwarg reads the real forward's signature through this
-        return self.inner
-
-    def forward(self, *args, **kwargs):
-        from peft.tuners.tuners_utils import BaseTunerLayer
-
-        layers = [m for m in self.inner.modules() if isinstance(m, BaseTunerLayer)]
-        before = [m.disable_adapters for m in layers]
-        for m in layers:
-            m.enable_adapters(False)
-        try:
-            return self.inner(*args, **kwargs)
-        finally:
-            for m, off in zip(layers, before):
-                m.enable_adapters(not off)
-
-
-def _has_adapter_layers(model) -> bool:
-    try:
-        from peft.tuners.tuners_utils import BaseTunerLayer
-    except ImportError:
-        return False
-    return any(isinstance(m, BaseTunerLayer) for m in model.modules())
 
 
 def _rows(ids: torch.Tensor, mask: torch.Tensor | None) -> list[list[int]]:
@@ -102,17 +67,15 @@ def generate(model, input_ids=None, attention_mask=None, negative_prompt_ids=Non
     p = resolve_params("steer", gamma=float(steer_gamma), eta=float(steer_eta), top_k=1 if not do_sample else top_k,
                        top_p=top_p, temperature=temperature)
     prompts = _rows(input_ids, attention_mask)
-    streams = [engine.Stream("ft", model, engine.active_adapter(model) if engine.is_peft(model) else None, prompts)]
+    streams = [engine.Stream("ft", model, adapter_of(model), prompts)]
     if p["gamma"]:
-        if steer_base_model is not None:
-            streams.append(engine.Stream("base", steer_base_model, None, prompts))
-        elif engine.is_peft(model):
-            streams.append(engine.Stream("base", model, "__base__", prompts))
-        elif _has_adapter_layers(model):  # the inner model of a PeftModel: a group of its own, adapter off
-            streams.append(engine.Stream("base", _AdapterOff(model), None, prompts))
-        else:
+        # PeftModel.generate hands the *inner* model here (its PEFT wrapper is one level up): then P_φ is a
+        # PhiView, a group of its own whose forward switches the injected adapter layers off
+        base = base_stream(model, steer_base_model)
+        if base is None:
             raise ValueError("steer_gamma > 0 needs P_φ: a PEFT (LoRA) model, whose adapter off is P_φ, "
                              "or steer_base_model=")
+        streams.append(engine.Stream("base", *base, prompts))
     if p["eta"]:
         if negative_prompt_ids is None:
             raise ValueError("steer_eta > 0 needs negative_prompt_ids (the tokenized negative prompt N)")
