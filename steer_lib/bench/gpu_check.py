@@ -194,33 +194,26 @@ class _Recorder:
 def exactness(model, tok: IdTokenizer, prompt: str, pool: list[str], lengths: Lengths, layout: str) -> dict:
     """Engine (batched, cached, this layout) vs a naive loop (batch 1, every forward over the whole sequence)."""
     from ..decoding import engine
+    from ..decoding.adapters import BASE, active_adapter
     from ..decoding.negatives import NegativePool, negative_ids
+    from ..decoding.reference import naive_logits
 
-    device = next(model.parameters()).device
-    adapter = engine.active_adapter(model)
+    adapter = active_adapter(model)
     negs_pool = NegativePool(pool, k=2, seed=1)
     p = tok(prompt)["input_ids"]
     prompts = [p[: len(p) - 2 * j] for j in range(lengths.exact_batch)]  # unequal lengths: left padding
     negs = [negative_ids(tok, negs_pool.draw(j), 10**9) for j in range(lengths.exact_batch)]
-    streams = [engine.Stream("ft", model, adapter, prompts), engine.Stream("base", model, "__base__", prompts),
+    streams = [engine.Stream("ft", model, adapter, prompts), engine.Stream("base", model, BASE, prompts),
                engine.Stream("neg", model, adapter, negs)]
     rec = _Recorder()
     engine.run(streams, tok, rec, max_new_tokens=lengths.exact_steps, generator=torch.Generator().manual_seed(0),
                greedy=True, ignore_eos=True, layout=layout)
     worst, agree, total = 0.0, 0, 0
-
-    def last(ids, off=False):
-        x = torch.tensor([ids], device=device)
-        if off:
-            with model.disable_adapter():
-                return model(input_ids=x, use_cache=False).logits[:, -1]
-        return model(input_ids=x, use_cache=False).logits[:, -1]
-
     for r in range(lengths.exact_batch):
         toks = [int(s[r].argmax()) for s in rec.scores]
         for t, s in enumerate(rec.scores):
-            x = toks[:t]
-            naive = rec.combine(last(prompts[r] + x), last(prompts[r] + x, True), last(negs[r] + x))[0].float().cpu()
+            ft, base, neg = naive_logits(model, prompts[r], negs[r], toks[:t])  # the cache-free oracle's forwards
+            naive = rec.combine(ft[None], base[None], neg[None])[0].float().cpu()
             worst = max(worst, float((naive - s[r]).abs().max()))
             agree += int(naive.argmax()) == toks[t]
             total += 1
