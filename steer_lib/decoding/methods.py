@@ -183,12 +183,12 @@ SHARDABLE = tuple(m for m in METHODS if m not in ("beam", "contrastive_search"))
 def _text_stats(tokenizer, texts: list[str], stops: tuple[str, ...], max_new_tokens: int) -> list[dict]:
     """``{"n_tokens", "stop"}`` read off finished texts (for decoders outside the engine): a stop string in the
     text means ``stop``; otherwise a text of ``max_new_tokens`` tokens ran out of ``length``, a shorter one hit EOS."""
-    from ..data.text import find_stop
+    from ..data.text import first_stop
 
     out = []
     for t in texts:
         n = len(tokenizer(t, add_special_tokens=False)["input_ids"])
-        hit = any(find_stop(t, s) is not None for s in stops)
+        hit = first_stop(t, stops) is not None
         out.append({"n_tokens": n, "stop": "stop" if hit else "length" if n >= max_new_tokens else "eos"})
     return out
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import make_soft_lora
-from steer_lib.decoding.baselines import cut_at_stop
+from steer_lib.data.text import cut_at_stop
 from steer_lib.decoding.hf_method import FOLDER
 from steer_lib.decoding.methods import generate
 
