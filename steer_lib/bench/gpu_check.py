@@ -41,7 +41,8 @@ import torch
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "gpu_check"
 SHAPES = ("smollm2-135m", "smollm2-1.7b", "falcon-7b")
 LORA_TARGETS = {"llama": ["q_proj", "k_proj", "v_proj", "o_proj"], "falcon": ["query_key_value", "dense"]}
-GAMMA, ETA, TOP_K = 0.2, 0.2, 10  # the method's defaults (steer)
+TOP_K = 10  # the steer method's top-k; its γ and η are decoding.logits_process.STEER_GAMMA / STEER_ETA (imported
+# lazily, like the rest of the kit's decoding, so that check_apis can name a missing API before anything needs it)
 TINY_SIZES = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "vocab_size": 512,
               "num_attention_heads": 4}
 
@@ -181,8 +182,8 @@ class _Recorder:
     """Engine score function that keeps each step's STEER scores (greedy: the argmax is the token)."""
 
     def __init__(self):
-        from ..decoding.logits_process import SteerCombine
-        self.combine, self.scores = SteerCombine(GAMMA, ETA), []
+        from ..decoding.logits_process import STEER_ETA, STEER_GAMMA, SteerCombine
+        self.combine, self.scores = SteerCombine(STEER_GAMMA, STEER_ETA), []
 
     def __call__(self, by_stream):
         s = self.combine(by_stream["ft"], by_stream["base"], by_stream["neg"])
@@ -352,8 +353,10 @@ def _run(dev: torch.device, tiny: bool, lengths: Lengths, shapes: tuple[str, ...
          budget_s: float | None) -> dict:
     res: dict = {"versions": versions(), "device": str(dev), "tiny": tiny, "dtype": "bfloat16",
                  "exactness_dtype": "float32", "lengths": {k: getattr(lengths, k) for k in lengths.__dataclass_fields__},
-                 "method": {"gamma": GAMMA, "eta": ETA, "top_k": TOP_K}}
+                 "method": None}
     res["apis"] = check_apis()
+    from ..decoding.logits_process import STEER_ETA, STEER_GAMMA
+    res["method"] = {"gamma": STEER_GAMMA, "eta": STEER_ETA, "top_k": TOP_K}
     res["threads"] = torch.get_num_threads()
     if dev.type == "cuda":
         res["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32

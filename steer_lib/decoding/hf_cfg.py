@@ -29,6 +29,7 @@ from typing import Sequence
 import torch
 
 from .adapters import PhiView
+from .logits_process import STEER_ETA, STEER_GAMMA
 from .negatives import NegativePool, negative_ids
 
 
@@ -60,7 +61,7 @@ def steer_processors(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
 
 @torch.no_grad()
 def hf_cfg_generate(model, tokenizer, prompts: Sequence[str], *, negatives: NegativePool | Sequence[str] | None,
-                    gamma: float = 0.2, eta: float = 0.2, top_k: int = 10, temperature: float = 1.0,
+                    gamma: float = STEER_GAMMA, eta: float = STEER_ETA, top_k: int = 10, temperature: float = 1.0,
                     max_new_tokens: int = 64, batch_size: int = 16, seed: int = 0, base_model=None,
                     max_negative_tokens: int = 1024, ignore_eos: bool = False, return_scores: bool = False):
     """STEER via ``model.generate(logits_processor=[CFG(1+γ, P_φ), CFG(1/(1−η), P_θ on N)], …)``.

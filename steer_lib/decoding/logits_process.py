@@ -26,6 +26,9 @@ import torch
 from ..models import PhiView
 
 NEG_INF = float("-inf")
+# STEER's default γ and η (the seed authors'): the one definition, which every decoder's default refers to (through
+# decoding.config's steer preset, or these names). The kit's experiments choose their own (ExperimentConfig: 0.3).
+STEER_GAMMA = STEER_ETA = 0.2
 
 
 def check_nonneg(name: str, value: float) -> float:
@@ -79,7 +82,7 @@ class SteerCombine:
     [[True, True, False]]
     """
 
-    def __init__(self, gamma: float = 0.2, eta: float = 0.2, plausibility: float | None = None):
+    def __init__(self, gamma: float = STEER_GAMMA, eta: float = STEER_ETA, plausibility: float | None = None):
         self.gamma = check_nonneg("gamma", gamma)
         self.eta = check_nonneg("eta", eta)
         self.plausibility = check_plausibility(plausibility)
@@ -206,7 +209,7 @@ class SteerLogitsProcessor:
     """
 
     def __init__(self, model, negative_ids: torch.Tensor | None, prompt_length: int, *,
-                 gamma: float = 0.2, eta: float = 0.2, base_model=None):
+                 gamma: float = STEER_GAMMA, eta: float = STEER_ETA, base_model=None):
         self.combine = SteerCombine(gamma, eta)
         if self.combine.eta and negative_ids is None:
             raise ValueError(f"eta={eta!r} > 0 needs negative_ids (the tokenized negative prompt N)")

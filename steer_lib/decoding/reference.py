@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 import torch
 
 from .adapters import base_view
-from .config import STEER_ETA, STEER_GAMMA
 from .kv import cache_kwarg, output_cache
+from .logits_process import STEER_ETA, STEER_GAMMA
 from .negatives import negative_ids
 
 

@@ -4,7 +4,7 @@ It wraps the kit's batched, KV-cached engine (:mod:`steer_lib.decoding.engine`) 
 names: ``input_ids`` / ``attention_mask`` (left padding allowed), ``negative_prompt_ids`` /
 ``negative_prompt_attention_mask`` (N: one row for every sample, or one row per sample), ``max_new_tokens``,
 ``do_sample``, ``temperature``, ``top_k``, ``top_p``, ``return_dict_in_generate``, ``tokenizer`` and
-``stop_strings``; plus ``steer_gamma`` / ``steer_eta`` (γ, η; both 0.2 by default) and ``steer_base_model``
+``stop_strings``; plus ``steer_gamma`` / ``steer_eta`` (γ, η; unset: the steer preset, 0.2) and ``steer_base_model``
 (P_φ when it is a separate model; by default the PEFT model with its adapter off). Sampling draws from
 torch's global RNG, so ``torch.manual_seed`` fixes the output, as with ``generate``. Returns the sequences
 (prompt + continuation, right-padded with the pad id) or, with ``return_dict_in_generate``, a
@@ -48,7 +48,7 @@ def _pick(value, config, name, default):
 @torch.no_grad()
 def generate(model, input_ids=None, attention_mask=None, negative_prompt_ids=None,
              negative_prompt_attention_mask=None, max_new_tokens=None, do_sample=None, temperature=None, top_k=None,
-             top_p=None, return_dict_in_generate=None, steer_gamma: float = 0.2, steer_eta: float = 0.2,
+             top_p=None, return_dict_in_generate=None, steer_gamma: float | None = None, steer_eta: float | None = None,
              steer_base_model=None, tokenizer=None, stop_strings=None, inputs=None, generation_config=None,
              **kwargs):
     for name in _UNSUPPORTED:
@@ -64,7 +64,8 @@ def generate(model, input_ids=None, attention_mask=None, negative_prompt_ids=Non
     top_p = _pick(top_p, cfg, "top_p", None)
     top_p = None if top_p is None or top_p >= 1 else float(top_p)
     max_new_tokens = int(_pick(max_new_tokens, cfg, "max_new_tokens", 20))
-    p = resolve_params("steer", gamma=float(steer_gamma), eta=float(steer_eta), top_k=1 if not do_sample else top_k,
+    p = resolve_params("steer", gamma=None if steer_gamma is None else float(steer_gamma),
+                       eta=None if steer_eta is None else float(steer_eta), top_k=1 if not do_sample else top_k,
                        top_p=top_p, temperature=temperature)
     prompts = _rows(input_ids, attention_mask)
     streams = [engine.Stream("ft", model, adapter_of(model), prompts)]
