@@ -119,7 +119,7 @@ def metrics_path(generation: Path) -> Path:
 
 
 @lru_cache(maxsize=2)
-def _domain_model(task: str, profile: str, base_model: str = ""):
+def cached_domain_model(task: str, profile: str, base_model: str = ""):
     """Keep the last loaded P_θ in memory: a notebook asks for several methods in a row."""
     from ..finetune.domain_model import load_domain_model
 
@@ -186,7 +186,7 @@ def synthetic_records(task: str, method: str, *, profile: str, seed: int = 0, ga
     settings = method_settings(method, cfg, gamma, eta)
     if "k_neg" in settings:
         settings["k"] = settings.pop("k_neg")  # generate_file's name for the negatives per sample
-    model, tok = _domain_model(t.name, profile, cfg.base_model)
+    model, tok = cached_domain_model(t.name, profile, cfg.base_model)
     made_by = getattr(model, "steer_adapter", None)  # the adapter may have been trained just now
     if made_by is not None and out.exists():
         first = _first_record(out)
