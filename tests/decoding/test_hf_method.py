@@ -53,6 +53,13 @@ def test_folder_form_gives_the_kits_tokens(lora, tokenizer):
     assert texts_of(tokenizer, out, width) == want
 
 
+def test_folder_form_defaults_to_the_steer_preset(lora, tokenizer):
+    """steer_gamma / steer_eta left unset take the steer preset (STEER_GAMMA, STEER_ETA), as generate() does."""
+    out, width = steer_generate(lora, tokenizer, do_sample=False)
+    want = generate(lora, tokenizer, PROMPTS, negatives=NEGS, top_k=1, max_new_tokens=STEPS)
+    assert texts_of(tokenizer, out, width) == want
+
+
 def test_folder_form_stop_strings_need_the_tokenizer(lora, tokenizer):
     kw = dict(do_sample=False, steer_gamma=0.5, steer_eta=0.7, stop_strings=[" "])
     out, width = steer_generate(lora, tokenizer, tokenizer=tokenizer, **kw)
