@@ -23,6 +23,6 @@ from .logits_process import (  # noqa: F401
                              sample,
 )
 from .config import DecodingConfig  # noqa: F401
-from .methods import METHODS, eos_ids, generate, resolve_params  # noqa: F401
+from .methods import METHODS, GenerateResult, eos_ids, generate, resolve_params  # noqa: F401
 from .negatives import NegativePool, negative_ids  # noqa: F401
 from .writer import default_tag, generate_file  # noqa: F401

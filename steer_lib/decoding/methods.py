@@ -67,16 +67,38 @@ def eos_ids(model, tokenizer) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+class GenerateResult(list):
+    """What :func:`generate` returns: the continuation texts — the result *is* that list, so code that treats it as
+    a list of strings keeps working — plus, per sample, ``stats`` and ``token_ids``.
+
+    - ``stats``: ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` / ``length``): the engine's own counts; for beam and
+      contrastive search, which decode outside it, the text re-tokenized and the stop read off the text;
+    - ``token_ids``: the generated ids (EOS excluded; up to and including the token that completed a stop
+      string) for the engine's methods; ``None`` for beam and contrastive search.
+
+    >>> r = GenerateResult(["a", "b"], stats=[{"n_tokens": 1, "stop": "eos"}] * 2, token_ids=[[5], [6]])
+    >>> r == ["a", "b"], r.texts, r.token_ids[1]
+    (True, ['a', 'b'], [6])
+    """
+
+    def __init__(self, texts=(), *, stats: list[dict] | None = None, token_ids: list[list[int]] | None = None):
+        super().__init__(texts)
+        self.stats = stats if stats is not None else []
+        self.token_ids = token_ids
+
+    @property
+    def texts(self) -> list[str]:
+        return list(self)
+
+
 def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer", gamma: float | None = None,
              eta: float | None = None, negatives: NegativePool | Sequence[str] | None = None,
              top_k: int | None = None, top_p: float | None = None, temperature: float | None = None,
-             max_new_tokens: int = 64,
-             stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
-             progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
-             ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None,
-             stats: list | None = None, plausibility: float | None = None,
-             timings: Counter | None = None, decoding: DecodingConfig | None = None) -> list[str]:
-    """Continue each prompt; return the continuation texts (special tokens skipped).
+             max_new_tokens: int = 64, stop_strings: Sequence[str] | None = None, batch_size: int = 16,
+             seed: int = 0, base_model=None, progress: bool = False, max_negative_tokens: int = 1024,
+             ignore_eos: bool = False, layout: str = "split", plausibility: float | None = None,
+             timings: Counter | None = None, decoding: DecodingConfig | None = None) -> GenerateResult:
+    """Continue each prompt; return the continuation texts (special tokens skipped) as a :class:`GenerateResult`.
 
     ``gamma``, ``eta``, ``top_k``, ``top_p``, ``temperature``: ``None`` (the default) takes the method's
     preset (:data:`~steer_lib.decoding.config.PRESETS`); a value given is used as given. Or pass
@@ -87,15 +109,8 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     the pool at the end of their batch) or a plain list (joined in order, the same N for
     every prompt). ``stop_strings`` entries are strings or ``re:`` regexes; the text returned
     ends with the first stop (callers apply ``task.clean``). ``base_model``: P_φ when it is a
-    separate model; by default the PEFT model with its adapter off. ``batch_offset``: index
-    of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from (seed, i)).
+    separate model; by default the PEFT model with its adapter off.
     ``ignore_eos`` forces ``max_new_tokens`` (benchmarks); ``layout`` see :mod:`steer_lib.decoding.engine`.
-
-    ``rows=(a, b)`` (sharded generation, :mod:`steer_lib.decoding.distributed`): ``prompts`` are
-    the whole batch ``batch_offset`` and only its rows ``a..b-1`` are decoded, each with exactly
-    the random draws and negatives it gets when the whole batch runs in one process, so the
-    texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
-    rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
 
     ``plausibility`` (steer / negative_only; off by default): keep only tokens with P_θ ≥ α·max P_θ before
     top-k (see :class:`~steer_lib.decoding.logits_process.SteerCombine`).
@@ -103,9 +118,32 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     ``timings``, when given a :class:`~collections.Counter`, accumulates the engine's seconds per phase
     (``prefill:<streams>``, ``decode:<streams>``, ``sample+stop``; engine methods only).
 
-    ``stats``, when given a list, receives per sample ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` /
-    ``length``): the engine's own counts; for beam and contrastive search, which decode outside it, the
-    text re-tokenized and the stop read off the text.
+    The result carries each sample's ``stats`` (tokens generated, why it ended) and ``token_ids``
+    (:class:`GenerateResult`). Resumed and sharded runs use :func:`generate_part`.
+    """
+    return generate_part(model, tokenizer, prompts, method=method, gamma=gamma, eta=eta, negatives=negatives,
+                         top_k=top_k, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
+                         stop_strings=stop_strings, batch_size=batch_size, seed=seed, base_model=base_model,
+                         progress=progress, max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos,
+                         layout=layout, plausibility=plausibility, timings=timings, decoding=decoding)
+
+
+def generate_part(model, tokenizer, prompts: Sequence[str], *, batch_offset: int = 0,
+                  rows: tuple[int, int] | None = None, method: str = "steer", gamma: float | None = None,
+                  eta: float | None = None, negatives: NegativePool | Sequence[str] | None = None,
+                  top_k: int | None = None, top_p: float | None = None, temperature: float | None = None,
+                  max_new_tokens: int = 64, stop_strings: Sequence[str] | None = None, batch_size: int = 16,
+                  seed: int = 0, base_model=None, progress: bool = False, max_negative_tokens: int = 1024,
+                  ignore_eos: bool = False, layout: str = "split", plausibility: float | None = None,
+                  timings: Counter | None = None, decoding: DecodingConfig | None = None) -> GenerateResult:
+    """:func:`generate` for one part of a larger run (the writer's plumbing); every other argument is generate's.
+
+    ``batch_offset``: index of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from
+    (seed, i)). ``rows=(a, b)`` (sharded generation, :mod:`steer_lib.decoding.distributed`): ``prompts`` are
+    the whole batch ``batch_offset`` and only its rows ``a..b-1`` are decoded, each with exactly
+    the random draws and negatives it gets when the whole batch runs in one process, so the
+    texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
+    rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
     """
     knobs = dict(gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature, plausibility=plausibility)
     if decoding is None:
@@ -131,7 +169,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     needs_base = (method in ("steer", "negative_only") and p["gamma"] > 0) or method == "contrastive_decoding"
     if needs_base and base_stream(model, base_model) is None:
         warnings.warn("no base model: the model is not a PEFT adapter and base_model=None, so P_θ = P_φ "
-                      "and gamma has no effect", stacklevel=2)
+                      "and gamma has no effect", stacklevel=3)  # generate()'s caller
         if method != "contrastive_decoding":
             needs_base = False
     stops = tuple(stop_strings or ())
@@ -141,9 +179,11 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
                               base_model=base_model, needs_base=needs_base, seed=seed, batch_size=batch_size,
                               batch_index=batch_offset, max_new_tokens=max_new_tokens, stops=stops, eos=eos,
                               max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos, layout=layout,
-                              stats=stats, timings=timings)
+                              timings=timings)
     bar = _progress(len(prompts)) if progress else None
     out: list[str] = []
+    stats: list[dict] = []
+    ids: list[list[int]] | None = [] if method in SHARDABLE else None  # beam / contrastive search: texts only
     for b0 in range(0, len(prompts), batch_size):
         bidx = batch_offset + b0 // batch_size
         batch = prompts[b0:b0 + batch_size]
@@ -153,20 +193,18 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
             from .baselines import beam_batch
             texts = beam_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens, stops=stops,
                                generator=gen, ignore_eos=ignore_eos)
-            if stats is not None:
-                stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
+            stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
         elif method == "contrastive_search":
             from .baselines import contrastive_search_batch
             texts = contrastive_search_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens,
                                              stops=stops, eos=set() if ignore_eos else eos)
-            if stats is not None:
-                stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
+            stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
         else:
             streams = _streams(model, tokenizer, batch, base_model, needs_base, p["eta"] > 0, negatives,
                                first_sample, max_negative_tokens)
             texts = engine.run(streams, tokenizer, MethodScorer(method, p), max_new_tokens=max_new_tokens,
                                generator=gen, greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos,
-                               ignore_eos=ignore_eos, layout=layout, stats=stats, timings=timings)
+                               ignore_eos=ignore_eos, layout=layout, token_ids=ids, stats=stats, timings=timings)
         if isinstance(negatives, NegativePool):
             negatives.add(texts)
         out += texts
@@ -174,7 +212,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
             bar.update(len(batch))
     if bar is not None:
         bar.close()
-    return out
+    return GenerateResult(out, stats=stats, token_ids=ids)
 
 
 SHARDABLE = tuple(m for m in METHODS if m not in ("beam", "contrastive_search"))  # the methods of the engine
@@ -195,7 +233,7 @@ def _text_stats(tokenizer, texts: list[str], stops: tuple[str, ...], max_new_tok
 
 def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, base_model, needs_base, seed,
                    batch_size, batch_index, max_new_tokens, stops, eos, max_negative_tokens, ignore_eos,
-                   layout, stats=None, timings=None) -> list[str]:
+                   layout, timings=None) -> GenerateResult:
     """Rows ``a..b-1`` of one batch, identical to the same rows of the whole batch run at once.
 
     The engine draws one uniform per row per step from the batch generator; here the scorer
@@ -212,16 +250,19 @@ def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, bas
         raise ValueError(f"rows={rows!r} must lie within one batch of {len(prompts)} prompt(s) "
                          f"(batch_size={batch_size})")
     if a == b:
-        return []
+        return GenerateResult([], token_ids=[])
     first_sample = batch_index * batch_size + a
     streams = _streams(model, tokenizer, prompts[a:b], base_model, needs_base, p["eta"] > 0, negatives,
                        first_sample, max_negative_tokens)
     scorer = _RowsOfBatch(MethodScorer(method, p), batch_generator(seed, batch_index), len(prompts), a, b)
-    return engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
-                      generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
-                      greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
-                      layout=layout, stats=stats, compact_fraction=None,  # row j stays sample a+j
-                      timings=timings)
+    stats: list[dict] = []
+    ids: list[list[int]] = []
+    texts = engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
+                       generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
+                       greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
+                       layout=layout, token_ids=ids, stats=stats, compact_fraction=None,  # row j stays sample a+j
+                       timings=timings)
+    return GenerateResult(texts, stats=stats, token_ids=ids)
 
 
 class _RowsOfBatch:
