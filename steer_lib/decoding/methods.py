@@ -23,6 +23,7 @@ unset (``None``) takes the method's preset; a value given is used as given, even
 from __future__ import annotations
 
 import hashlib
+import inspect
 import warnings
 from collections import Counter
 from typing import Sequence
@@ -121,22 +122,21 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     The result carries each sample's ``stats`` (tokens generated, why it ended) and ``token_ids``
     (:class:`GenerateResult`). Resumed and sharded runs use :func:`generate_part`.
     """
-    return generate_part(model, tokenizer, prompts, method=method, gamma=gamma, eta=eta, negatives=negatives,
-                         top_k=top_k, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
-                         stop_strings=stop_strings, batch_size=batch_size, seed=seed, base_model=base_model,
-                         progress=progress, max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos,
-                         layout=layout, plausibility=plausibility, timings=timings, decoding=decoding)
+    return _generate(model, tokenizer, prompts, 0, None, method=method, gamma=gamma, eta=eta, negatives=negatives,
+                     top_k=top_k, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
+                     stop_strings=stop_strings, batch_size=batch_size, seed=seed, base_model=base_model,
+                     progress=progress, max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos,
+                     layout=layout, plausibility=plausibility, timings=timings, decoding=decoding)
+
+
+GENERATE_DEFAULTS = {name: p.default for name, p in inspect.signature(generate).parameters.items()
+                     if p.kind is p.KEYWORD_ONLY}  # generate's settings and their defaults
 
 
 def generate_part(model, tokenizer, prompts: Sequence[str], *, batch_offset: int = 0,
-                  rows: tuple[int, int] | None = None, method: str = "steer", gamma: float | None = None,
-                  eta: float | None = None, negatives: NegativePool | Sequence[str] | None = None,
-                  top_k: int | None = None, top_p: float | None = None, temperature: float | None = None,
-                  max_new_tokens: int = 64, stop_strings: Sequence[str] | None = None, batch_size: int = 16,
-                  seed: int = 0, base_model=None, progress: bool = False, max_negative_tokens: int = 1024,
-                  ignore_eos: bool = False, layout: str = "split", plausibility: float | None = None,
-                  timings: Counter | None = None, decoding: DecodingConfig | None = None) -> GenerateResult:
-    """:func:`generate` for one part of a larger run (the writer's plumbing); every other argument is generate's.
+                  rows: tuple[int, int] | None = None, **settings) -> GenerateResult:
+    """:func:`generate` for one part of a larger run (the writer's plumbing); ``settings`` are generate's keyword
+    arguments, with its defaults.
 
     ``batch_offset``: index of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from
     (seed, i)). ``rows=(a, b)`` (sharded generation, :mod:`steer_lib.decoding.distributed`): ``prompts`` are
@@ -145,6 +145,15 @@ def generate_part(model, tokenizer, prompts: Sequence[str], *, batch_offset: int
     texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
     rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
     """
+    unknown = sorted(set(settings) - set(GENERATE_DEFAULTS))
+    if unknown:
+        raise TypeError(f"generate_part() got unexpected keyword argument(s) {unknown}")
+    return _generate(model, tokenizer, prompts, batch_offset, rows, **{**GENERATE_DEFAULTS, **settings})
+
+
+def _generate(model, tokenizer, prompts, batch_offset, rows, *, method, gamma, eta, negatives, top_k, top_p,
+              temperature, max_new_tokens, stop_strings, batch_size, seed, base_model, progress, max_negative_tokens,
+              ignore_eos, layout, plausibility, timings, decoding) -> GenerateResult:
     knobs = dict(gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature, plausibility=plausibility)
     if decoding is None:
         decoding = DecodingConfig.for_method(method, **{k: v for k, v in knobs.items() if v is not None})
