@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,18 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def move_into_place(src: Path, dest: Path) -> None:
+    """Move a finished file or folder into place, replacing an old one (never leaves a half-written ``dest``)."""
+    if dest.is_dir():
+        old = dest.with_name(f".{dest.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(src, dest)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, dest)
 
 
 def write_json(path: Path, obj, *, strict: bool = True, **dumps_kwargs) -> None:

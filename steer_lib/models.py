@@ -294,3 +294,95 @@ def short_name(name_or_path: str | None) -> str:
     if name_or_path in (None, "", DEFAULT_BASE):
         return "SmolLM2-135M-Instruct"
     return Path(str(name_or_path).rstrip("/")).name or str(name_or_path)
+
+
+# P_θ and P_φ: one set of weights, the LoRA adapter on (P_θ) or off (P_φ). peft's ``disable_adapter()`` is the
+# whole mechanism; everything in the kit that needs P_φ from the PEFT model of P_θ goes through base_view / PhiView
+# (the batched engine instead runs P_φ rows inside P_θ's forward as peft's "no adapter" name, BASE).
+
+BASE = "__base__"  # peft's adapter name for "no adapter" in a mixed-adapter batch (adapter_names=[...])
+
+
+def is_peft(model) -> bool:
+    """Whether ``model`` is a PEFT wrapper whose adapter can be switched off (P_φ = the same weights, adapter off)."""
+    return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
+
+
+def active_adapter(model) -> str:
+    """The name of a PEFT model's active adapter (the first one when several are active)."""
+    a = model.active_adapter
+    return a if isinstance(a, str) else a[0]
+
+
+def adapter_of(model) -> str | None:
+    """The adapter a forward of ``model`` runs with: a PEFT model's active adapter, ``None`` for a plain model."""
+    return active_adapter(model) if is_peft(model) else None
+
+
+def adapter_layers(model) -> list:
+    """The LoRA (peft tuner) layers injected into ``model``; none for a plain model or without peft installed."""
+    try:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+    except ImportError:
+        return []
+    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+
+
+@contextmanager
+def base_view(model, *, strict: bool = False) -> Iterator[None]:
+    """P_φ for the duration of the block: ``model`` (P_θ) with its adapter switched off.
+
+    - a PEFT wrapper: its ``disable_adapter()``;
+    - a model with LoRA layers injected but no wrapper (what ``PeftModel.generate`` hands to a
+      ``custom_generate``: the wrapper is one level up): every adapter layer switched off, then restored;
+    - a plain model: nothing happens (P_φ = P_θ), or with ``strict=True`` a ``ValueError``.
+
+    >>> import torch
+    >>> lin = torch.nn.Linear(2, 2)
+    >>> with base_view(lin):  # a plain model: P_φ is P_θ
+    ...     pass
+    >>> with base_view(lin, strict=True):
+    ...     pass
+    Traceback (most recent call last):
+    ValueError: model of type Linear has no adapter to switch off: pass the PEFT model P_θ
+    """
+    if hasattr(model, "disable_adapter"):
+        with model.disable_adapter():
+            yield
+        return
+    layers = adapter_layers(model)
+    if not layers:
+        if strict:
+            raise ValueError(f"model of type {type(model).__name__} has no adapter to switch off: "
+                             "pass the PEFT model P_θ")
+        yield
+        return
+    before = [m.disable_adapters for m in layers]
+    for m in layers:
+        m.enable_adapters(False)
+    try:
+        yield
+    finally:
+        for m, off in zip(layers, before):
+            m.enable_adapters(not off)
+
+
+class PhiView(torch.nn.Module):
+    """P_φ as a model of its own: calling it calls ``model`` (P_θ) inside :func:`base_view`.
+
+    For code that wants a separate callable base model — transformers' CFG processor, the engine's
+    ``base`` stream when the model has adapter layers but no PEFT wrapper. Every argument is passed
+    through, and so is the output (logits, cache). No weights are copied.
+    """
+
+    def __init__(self, model, *, strict: bool = True):
+        super().__init__()
+        self.model, self.strict = model, strict
+
+    def get_base_model(self):  # decoding.kv.cache_kwarg reads the real forward's signature through this
+        get = getattr(self.model, "get_base_model", None)
+        return get() if callable(get) else self.model
+
+    def forward(self, *args, **kwargs):
+        with base_view(self.model, strict=self.strict):
+            return self.model(*args, **kwargs)

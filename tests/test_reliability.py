@@ -406,7 +406,7 @@ def test_older_or_other_adapter_sets_are_moved_aside_and_regenerated_never_delet
     monkeypatch.setenv("STEER_RUNS", str(tmp_path / "runs"))
     ident = {"key": "k1", "weights_sha256": "a" * 64}
     monkeypatch.setattr(experiment, "cached_adapter", lambda task, profile, base_model="": ident)
-    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile, base_model="": (None, None))
+    monkeypatch.setattr(experiment, "cached_domain_model", lambda task, profile, base_model="": (None, None))
     made = []
 
     def fake_generate_file(task, method, n, out, **kw):

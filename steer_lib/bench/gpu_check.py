@@ -41,7 +41,8 @@ import torch
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "gpu_check"
 SHAPES = ("smollm2-135m", "smollm2-1.7b", "falcon-7b")
 LORA_TARGETS = {"llama": ["q_proj", "k_proj", "v_proj", "o_proj"], "falcon": ["query_key_value", "dense"]}
-GAMMA, ETA, TOP_K = 0.2, 0.2, 10  # the method's defaults (steer)
+TOP_K = 10  # the steer method's top-k; its γ and η are decoding.logits_process.STEER_GAMMA / STEER_ETA (imported
+# lazily, like the rest of the kit's decoding, so that check_apis can name a missing API before anything needs it)
 TINY_SIZES = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "vocab_size": 512,
               "num_attention_heads": 4}
 
@@ -181,8 +182,8 @@ class _Recorder:
     """Engine score function that keeps each step's STEER scores (greedy: the argmax is the token)."""
 
     def __init__(self):
-        from ..decoding.logits_process import SteerCombine
-        self.combine, self.scores = SteerCombine(GAMMA, ETA), []
+        from ..decoding.logits_process import STEER_ETA, STEER_GAMMA, SteerCombine
+        self.combine, self.scores = SteerCombine(STEER_GAMMA, STEER_ETA), []
 
     def __call__(self, by_stream):
         s = self.combine(by_stream["ft"], by_stream["base"], by_stream["neg"])
@@ -194,33 +195,26 @@ class _Recorder:
 def exactness(model, tok: IdTokenizer, prompt: str, pool: list[str], lengths: Lengths, layout: str) -> dict:
     """Engine (batched, cached, this layout) vs a naive loop (batch 1, every forward over the whole sequence)."""
     from ..decoding import engine
+    from ..decoding.adapters import BASE, active_adapter
     from ..decoding.negatives import NegativePool, negative_ids
+    from ..decoding.reference import naive_logits
 
-    device = next(model.parameters()).device
-    adapter = engine.active_adapter(model)
+    adapter = active_adapter(model)
     negs_pool = NegativePool(pool, k=2, seed=1)
     p = tok(prompt)["input_ids"]
     prompts = [p[: len(p) - 2 * j] for j in range(lengths.exact_batch)]  # unequal lengths: left padding
     negs = [negative_ids(tok, negs_pool.draw(j), 10**9) for j in range(lengths.exact_batch)]
-    streams = [engine.Stream("ft", model, adapter, prompts), engine.Stream("base", model, "__base__", prompts),
+    streams = [engine.Stream("ft", model, adapter, prompts), engine.Stream("base", model, BASE, prompts),
                engine.Stream("neg", model, adapter, negs)]
     rec = _Recorder()
     engine.run(streams, tok, rec, max_new_tokens=lengths.exact_steps, generator=torch.Generator().manual_seed(0),
                greedy=True, ignore_eos=True, layout=layout)
     worst, agree, total = 0.0, 0, 0
-
-    def last(ids, off=False):
-        x = torch.tensor([ids], device=device)
-        if off:
-            with model.disable_adapter():
-                return model(input_ids=x, use_cache=False).logits[:, -1]
-        return model(input_ids=x, use_cache=False).logits[:, -1]
-
     for r in range(lengths.exact_batch):
         toks = [int(s[r].argmax()) for s in rec.scores]
         for t, s in enumerate(rec.scores):
-            x = toks[:t]
-            naive = rec.combine(last(prompts[r] + x), last(prompts[r] + x, True), last(negs[r] + x))[0].float().cpu()
+            ft, base, neg = naive_logits(model, prompts[r], negs[r], toks[:t])  # the cache-free oracle's forwards
+            naive = rec.combine(ft[None], base[None], neg[None])[0].float().cpu()
             worst = max(worst, float((naive - s[r]).abs().max()))
             agree += int(naive.argmax()) == toks[t]
             total += 1
@@ -359,8 +353,10 @@ def _run(dev: torch.device, tiny: bool, lengths: Lengths, shapes: tuple[str, ...
          budget_s: float | None) -> dict:
     res: dict = {"versions": versions(), "device": str(dev), "tiny": tiny, "dtype": "bfloat16",
                  "exactness_dtype": "float32", "lengths": {k: getattr(lengths, k) for k in lengths.__dataclass_fields__},
-                 "method": {"gamma": GAMMA, "eta": ETA, "top_k": TOP_K}}
+                 "method": None}
     res["apis"] = check_apis()
+    from ..decoding.logits_process import STEER_ETA, STEER_GAMMA
+    res["method"] = {"gamma": STEER_GAMMA, "eta": STEER_ETA, "top_k": TOP_K}
     res["threads"] = torch.get_num_threads()
     if dev.type == "cuda":
         res["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32

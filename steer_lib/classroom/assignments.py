@@ -31,7 +31,7 @@ from typing import Any
 import nbformat
 
 from .. import paths
-from ..files import check_output_folder, mark_output_folder, write_json
+from ..files import check_output_folder, mark_output_folder, move_into_place, write_json
 
 COURSE_ID = "steer-kit"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -193,18 +193,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _replace(src: Path, dest: Path) -> None:
-    """Move a finished file or folder into place, replacing an old one (never leaves a half-written dest)."""
-    if dest.is_dir():
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(src, dest)
-        shutil.rmtree(old)
-    else:
-        os.replace(src, dest)
-
-
 # ---------------------------------------------------------------- generate
 def generate(out: Path, notebooks_dir: Path | None = None, force: bool = False) -> dict[str, Path]:
     """Student versions of every assignment notebook, plus the gradebook and a manifest, in ``out``.
@@ -233,11 +221,11 @@ def generate(out: Path, notebooks_dir: Path | None = None, force: bool = False) 
                 raise AssignmentError(f"nbgrader wrote no student version of {src.name}")
             manifest["assignments"][name] = {"source": f"notebooks/{src.name}", "source_sha256": _sha256(src),
                                              "student_sha256": _sha256(student)}
-            _replace(course / "release" / name, out / name)
+            move_into_place(course / "release" / name, out / name)
             result[name] = out / name / src.name
-        _replace(course / "gradebook.db", out / "gradebook.db")
+        move_into_place(course / "gradebook.db", out / "gradebook.db")
         write_json(course / "MANIFEST.json", manifest, sort_keys=True)
-        _replace(course / "MANIFEST.json", out / "MANIFEST.json")
+        move_into_place(course / "MANIFEST.json", out / "MANIFEST.json")
     mark_output_folder(out, "assignments")
     return result
 

@@ -27,9 +27,9 @@ from typing import Callable
 import nbformat
 
 from .. import paths
-from ..files import check_output_folder, mark_output_folder, write_json
+from ..files import check_output_folder, mark_output_folder, move_into_place, write_json
 from ..runtime import no_log
-from .assignments import AssignmentError, _replace, assignment_notebooks, generate
+from .assignments import AssignmentError, assignment_notebooks, generate
 from .install_cell import find_install_cell
 from .student_repo import MARKERS, instructor_only
 
@@ -317,7 +317,7 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
             if leaks:
                 raise AssignmentError("the student site would show solutions:\n  " + "\n  ".join(leaks))
         if out.exists():
-            _replace(site, out)
+            move_into_place(site, out)
         else:
             site.rename(out)
     return out / "index.html"

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from .. import paths
+from ..files import move_into_place
 from ..runtime import no_log
-from .assignments import AssignmentError, _replace, generate
+from .assignments import AssignmentError, generate
 from . import install_cell
 from .install_cell import STUDENT_MARKER
 
@@ -176,7 +177,7 @@ def build(out: Path, root: Path | None = None, archive: Path | None = None, forc
             log(f"archive: {archive}")
         if out.exists() and not any(out.iterdir()):
             out.rmdir()
-        _replace(copy, out)  # (replaces an old copy only under --force, checked above)
+        move_into_place(copy, out)  # (replaces an old copy only under --force, checked above)
     log(f"student copy: {out} (one commit)")
     return out
 

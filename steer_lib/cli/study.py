@@ -58,7 +58,7 @@ def cli(argv: list[str] | None = None) -> int:
             print(f"{t}: P_θ {'trained, ' + str(final) + ' updates' if is_finished(path) else 'to train'}{note}")
             for k, s in enumerate(study.plan(cfg, final)):
                 mine = k % args.shard[1] == args.shard[0] - 1
-                done = study._complete(study.generation_file(t, s, cfg), cfg.n_samples)
+                done = study.is_complete(study.generation_file(t, s, cfg), cfg.n_samples)
                 print(f"  {'done' if done else 'todo'}{'' if mine else ' (other shard)'}  step {s.step:>4}  {s.tag}")
         return 0
     configure_threads()

@@ -15,7 +15,7 @@ import time
 
 from .. import paths
 from ..config import PROFILES
-from ..experiments.sweep import _paths, parse_shard, run_sweep, sweep_plan
+from ..experiments.sweep import parse_shard, point_paths, run_sweep, sweep_plan
 from ..experiments.sweep_config import SweepConfig, load_config
 
 
@@ -59,7 +59,7 @@ def cli(argv: list[str]) -> int:
         print(f"shard {shard[0]}/{shard[1]}: {len(plan)} of {total} point(s)", flush=True)
     if a.list:
         for t, g, e, s in plan:
-            done = _paths(t, g, e, s, cfg.profile, cfg.n, cfg.base_model)["record"].is_file()
+            done = point_paths(t, g, e, s, cfg.profile, cfg.n, cfg.base_model)["record"].is_file()
             print(f"{t:<18} γ={g:<4g} η={e:<4g} seed={s}  {'done' if done else 'to run'}")
         return 0
     t0, failed = time.time(), 0

@@ -11,5 +11,5 @@
 """
 from .download import FETCH_HINT, DataError, Entry, fetch, manifest, require, sha256_of, verify  # noqa: F401
 from .tasks import Task, csqa_records, format_csqa, get_task, load_task_spec, task_names  # noqa: F401
-from .text import find_stop, normalise_whitespace  # noqa: F401
+from .text import cut_at_stop, find_stop, first_stop, normalise_whitespace  # noqa: F401
 from .validity import LETTERS, Parsed, TaskSpecError  # noqa: F401

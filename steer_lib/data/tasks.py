@@ -26,7 +26,7 @@ from typing import Callable
 from . import spec, validity
 from ..files import read_jsonl
 from .download import require
-from .text import find_stop, normalise_whitespace  # noqa: F401 (API)
+from .text import cut_at_stop, normalise_whitespace
 from .validity import LETTERS, PARSERS, Parsed  # noqa: F401 (API)
 
 SPLITS = ("train", "val", "test", "all")
@@ -76,12 +76,7 @@ class Task:
 
     def clean(self, continuation: str) -> str:
         """Cut a generated continuation at the task's stop rule and tidy it."""
-        cut = None  # (start, end) of the earliest stop string
-        for s in self.stop_strings:
-            hit = find_stop(continuation, s)
-            if hit is not None and (cut is None or hit[0] < cut[0]):
-                cut = hit
-        text = continuation if cut is None else continuation[: cut[1] if self.keep_stop else cut[0]]
+        text = cut_at_stop(continuation, self.stop_strings, keep=self.keep_stop)
         text = re.sub(r"\s*#{2,}\s*$", "", text)  # a trailing "###" the model may emit
         return normalise_whitespace(text)
 

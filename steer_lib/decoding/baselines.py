@@ -13,14 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from ..data.tasks import find_stop
+from ..data.text import cut_at_stop
 from .kv import cache_kwarg, output_cache
-
-
-def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
-    """``text`` up to and including the earliest stop string (unchanged if none occurs)."""
-    hits = [h for h in (find_stop(text, s) for s in stops) if h is not None]
-    return text[: min(hits)[1]] if hits else text
 
 
 @torch.no_grad()

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..config import Config
-from .logits_process import Temperature, TopK, TopP, check_nonneg, check_plausibility
+from .logits_process import STEER_ETA, STEER_GAMMA, Temperature, TopK, TopP, check_nonneg, check_plausibility
 
 METHODS = ("low_temperature", "beam", "top_k", "nucleus", "contrastive_search", "contrastive_decoding",
            "negative_only", "steer")
-STEER_GAMMA = STEER_ETA = 0.2  # STEER's default γ and η (the seed authors'); the experiments set their own
+# STEER_GAMMA, STEER_ETA: STEER's default γ and η (0.2, the seed authors'), defined beside SteerCombine (this module
+# imports logits_process, so the constants sit there) and used as the steer preset below; the experiments set their own.
 PRESETS: dict[str, dict] = {  # per method, the settings an unset knob takes (and method-only settings)
     "steer": {"gamma": STEER_GAMMA, "eta": STEER_ETA, "top_k": 10, "top_p": None, "temperature": 1.0},
     "negative_only": {"gamma": 0.0, "eta": STEER_ETA, "top_k": 10, "top_p": None, "temperature": 1.0},

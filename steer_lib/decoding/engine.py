@@ -34,7 +34,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from ..data.tasks import find_stop
+from ..data.text import first_stop
 from .adapters import active_adapter, is_peft  # noqa: F401  (engine.active_adapter: the tests' name for it)
 from .kv import BufferCache, cache_kwarg, output_cache, prefill_kv
 from .logits_process import sample
@@ -246,9 +246,9 @@ def run(streams: list[Stream], tokenizer, score_fn, *, max_new_tokens: int, gene
             generated[s].append(tid)
             if stop_strings:
                 text = tokenizer.decode(generated[s], skip_special_tokens=True)
-                hits = [h for h in (find_stop(text, st) for st in stop_strings) if h is not None]
-                if hits:
-                    done[s], texts[s], why[s] = True, text[: min(hits)[1]], "stop"
+                hit = first_stop(text, stop_strings)
+                if hit is not None:
+                    done[s], texts[s], why[s] = True, text[: hit[1]], "stop"
         if t == max_new_tokens - 1 or bool(done.all()):
             break
         n_done_alive = int(done[alive].sum())

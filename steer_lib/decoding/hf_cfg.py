@@ -28,22 +28,9 @@ from typing import Sequence
 
 import torch
 
+from .adapters import PhiView
+from .logits_process import STEER_ETA, STEER_GAMMA
 from .negatives import NegativePool, negative_ids
-
-
-class AdapterOff:
-    """P_φ as a callable model: the PEFT model run under ``disable_adapter()``.
-
-    The CFG processor calls its model as ``model(input_ids, attention_mask=…, use_cache=…,
-    cache=…)`` and reads ``out.logits`` / ``out.get("cache")``; this passes all of it through.
-    """
-
-    def __init__(self, peft_model):
-        self.model = peft_model
-
-    def __call__(self, *args, **kwargs):
-        with self.model.disable_adapter():
-            return self.model(*args, **kwargs)
 
 
 def _left_pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +52,7 @@ def steer_processors(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
         raise ValueError(f"eta={eta!r} must be in [0, 1) for the CFG form (guidance scale 1/(1-eta))")
     procs = []
     if gamma:
-        base = base_model if base_model is not None else AdapterOff(model)
+        base = base_model if base_model is not None else PhiView(model)
         procs.append(CFG(1 + gamma, base, unconditional_ids=prompt_ids, unconditional_attention_mask=prompt_mask))
     if eta:
         procs.append(CFG(1 / (1 - eta), model, unconditional_ids=neg_ids, unconditional_attention_mask=neg_mask))
@@ -74,7 +61,7 @@ def steer_processors(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
 
 @torch.no_grad()
 def hf_cfg_generate(model, tokenizer, prompts: Sequence[str], *, negatives: NegativePool | Sequence[str] | None,
-                    gamma: float = 0.2, eta: float = 0.2, top_k: int = 10, temperature: float = 1.0,
+                    gamma: float = STEER_GAMMA, eta: float = STEER_ETA, top_k: int = 10, temperature: float = 1.0,
                     max_new_tokens: int = 64, batch_size: int = 16, seed: int = 0, base_model=None,
                     max_negative_tokens: int = 1024, ignore_eos: bool = False, return_scores: bool = False):
     """STEER via ``model.generate(logits_processor=[CFG(1+γ, P_φ), CFG(1/(1−η), P_θ on N)], …)``.

@@ -26,11 +26,13 @@ import importlib.util
 import inspect
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
+from .adapters import base_view
 from .logits_process import SteerCombine, TopK
 from .methods import generate
 
@@ -141,11 +143,8 @@ def position_logprobs(model, ids: Sequence[int], adapter: bool = True) -> torch.
     """log P(next token | ids[:i+1]) for every position i, ``[len(ids), vocab]``, fp32 (adapter off: P_φ)."""
     device = next(model.parameters()).device
     x = torch.tensor([list(ids)], device=device)
-    if adapter:
+    with nullcontext() if adapter else base_view(model, strict=True):
         logits = model(x).logits[0]
-    else:
-        with model.disable_adapter():
-            logits = model(x).logits[0]
     return torch.log_softmax(logits.float(), -1)
 
 

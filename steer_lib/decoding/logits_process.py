@@ -23,7 +23,12 @@ import math
 
 import torch
 
+from ..models import PhiView
+
 NEG_INF = float("-inf")
+# STEER's default γ and η (the seed authors'): the one definition, which every decoder's default refers to (through
+# decoding.config's steer preset, or these names). The kit's experiments choose their own (ExperimentConfig: 0.3).
+STEER_GAMMA = STEER_ETA = 0.2
 
 
 def check_nonneg(name: str, value: float) -> float:
@@ -77,7 +82,7 @@ class SteerCombine:
     [[True, True, False]]
     """
 
-    def __init__(self, gamma: float = 0.2, eta: float = 0.2, plausibility: float | None = None):
+    def __init__(self, gamma: float = STEER_GAMMA, eta: float = STEER_ETA, plausibility: float | None = None):
         self.gamma = check_nonneg("gamma", gamma)
         self.eta = check_nonneg("eta", eta)
         self.plausibility = check_plausibility(plausibility)
@@ -200,15 +205,15 @@ class SteerLogitsProcessor:
     it appends the temperature / top-k / top-p warpers, so they act on STEER's scores, as the
     engine's ``combine → Temperature → TopK`` does (tested in ``tests/decoding/test_hf_cfg.py``).
 
-    ``base_model`` may be the PEFT model itself: the adapter is switched off for the base pass.
+    ``base_model=None``: P_φ is ``model`` with its adapter switched off (:class:`~steer_lib.models.PhiView`).
     """
 
     def __init__(self, model, negative_ids: torch.Tensor | None, prompt_length: int, *,
-                 gamma: float = 0.2, eta: float = 0.2, base_model=None):
+                 gamma: float = STEER_GAMMA, eta: float = STEER_ETA, base_model=None):
         self.combine = SteerCombine(gamma, eta)
         if self.combine.eta and negative_ids is None:
             raise ValueError(f"eta={eta!r} > 0 needs negative_ids (the tokenized negative prompt N)")
-        self.model, self.base_model = model, base_model
+        self.model, self.base_model = model, base_model if base_model is not None else PhiView(model)  # adapter off
         self.negative_ids, self.prompt_length = negative_ids, int(prompt_length)
 
     @torch.no_grad()
@@ -217,11 +222,7 @@ class SteerLogitsProcessor:
             raise ValueError(f"SteerLogitsProcessor handles batch size 1, got input_ids.shape={tuple(input_ids.shape)}")
         base = neg = None
         if self.combine.gamma:
-            if self.base_model is None:  # same weights, adapter off
-                with self.model.disable_adapter():
-                    base = self.model(input_ids).logits[:, -1]
-            else:
-                base = self.base_model(input_ids).logits[:, -1]
+            base = self.base_model(input_ids).logits[:, -1]
         if self.combine.eta:
             cont = input_ids[:, self.prompt_length:]
             n_ids = torch.cat([self.negative_ids.to(input_ids.device).view(1, -1), cont], dim=1)

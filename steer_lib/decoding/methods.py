@@ -23,6 +23,7 @@ unset (``None``) takes the method's preset; a value given is used as given, even
 from __future__ import annotations
 
 import hashlib
+import inspect
 import warnings
 from collections import Counter
 from typing import Sequence
@@ -30,7 +31,7 @@ from typing import Sequence
 import torch
 
 from . import engine
-from .adapters import BASE
+from .adapters import adapter_of, base_stream
 from .config import METHODS, DecodingConfig
 from .logits_process import ContrastiveDecodingCombine, SteerCombine, Temperature, TopK, TopP, sample
 from .negatives import NegativePool, negative_ids
@@ -67,16 +68,38 @@ def eos_ids(model, tokenizer) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+class GenerateResult(list):
+    """What :func:`generate` returns: the continuation texts — the result *is* that list, so code that treats it as
+    a list of strings keeps working — plus, per sample, ``stats`` and ``token_ids``.
+
+    - ``stats``: ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` / ``length``): the engine's own counts; for beam and
+      contrastive search, which decode outside it, the text re-tokenized and the stop read off the text;
+    - ``token_ids``: the generated ids (EOS excluded; up to and including the token that completed a stop
+      string) for the engine's methods; ``None`` for beam and contrastive search.
+
+    >>> r = GenerateResult(["a", "b"], stats=[{"n_tokens": 1, "stop": "eos"}] * 2, token_ids=[[5], [6]])
+    >>> r == ["a", "b"], r.texts, r.token_ids[1]
+    (True, ['a', 'b'], [6])
+    """
+
+    def __init__(self, texts=(), *, stats: list[dict] | None = None, token_ids: list[list[int]] | None = None):
+        super().__init__(texts)
+        self.stats = stats if stats is not None else []
+        self.token_ids = token_ids
+
+    @property
+    def texts(self) -> list[str]:
+        return list(self)
+
+
 def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer", gamma: float | None = None,
              eta: float | None = None, negatives: NegativePool | Sequence[str] | None = None,
              top_k: int | None = None, top_p: float | None = None, temperature: float | None = None,
-             max_new_tokens: int = 64,
-             stop_strings: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0, base_model=None,
-             progress: bool = False, max_negative_tokens: int = 1024, batch_offset: int = 0,
-             ignore_eos: bool = False, layout: str = "split", rows: tuple[int, int] | None = None,
-             stats: list | None = None, plausibility: float | None = None,
-             timings: Counter | None = None, decoding: DecodingConfig | None = None) -> list[str]:
-    """Continue each prompt; return the continuation texts (special tokens skipped).
+             max_new_tokens: int = 64, stop_strings: Sequence[str] | None = None, batch_size: int = 16,
+             seed: int = 0, base_model=None, progress: bool = False, max_negative_tokens: int = 1024,
+             ignore_eos: bool = False, layout: str = "split", plausibility: float | None = None,
+             timings: Counter | None = None, decoding: DecodingConfig | None = None) -> GenerateResult:
+    """Continue each prompt; return the continuation texts (special tokens skipped) as a :class:`GenerateResult`.
 
     ``gamma``, ``eta``, ``top_k``, ``top_p``, ``temperature``: ``None`` (the default) takes the method's
     preset (:data:`~steer_lib.decoding.config.PRESETS`); a value given is used as given. Or pass
@@ -87,15 +110,8 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     the pool at the end of their batch) or a plain list (joined in order, the same N for
     every prompt). ``stop_strings`` entries are strings or ``re:`` regexes; the text returned
     ends with the first stop (callers apply ``task.clean``). ``base_model``: P_φ when it is a
-    separate model; by default the PEFT model with its adapter off. ``batch_offset``: index
-    of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from (seed, i)).
+    separate model; by default the PEFT model with its adapter off.
     ``ignore_eos`` forces ``max_new_tokens`` (benchmarks); ``layout`` see :mod:`steer_lib.decoding.engine`.
-
-    ``rows=(a, b)`` (sharded generation, :mod:`steer_lib.decoding.distributed`): ``prompts`` are
-    the whole batch ``batch_offset`` and only its rows ``a..b-1`` are decoded, each with exactly
-    the random draws and negatives it gets when the whole batch runs in one process, so the
-    texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
-    rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
 
     ``plausibility`` (steer / negative_only; off by default): keep only tokens with P_θ ≥ α·max P_θ before
     top-k (see :class:`~steer_lib.decoding.logits_process.SteerCombine`).
@@ -103,10 +119,41 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     ``timings``, when given a :class:`~collections.Counter`, accumulates the engine's seconds per phase
     (``prefill:<streams>``, ``decode:<streams>``, ``sample+stop``; engine methods only).
 
-    ``stats``, when given a list, receives per sample ``{"n_tokens", "stop"}`` (``eos`` / ``stop`` /
-    ``length``): the engine's own counts; for beam and contrastive search, which decode outside it, the
-    text re-tokenized and the stop read off the text.
+    The result carries each sample's ``stats`` (tokens generated, why it ended) and ``token_ids``
+    (:class:`GenerateResult`). Resumed and sharded runs use :func:`generate_part`.
     """
+    return _generate(model, tokenizer, prompts, 0, None, method=method, gamma=gamma, eta=eta, negatives=negatives,
+                     top_k=top_k, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
+                     stop_strings=stop_strings, batch_size=batch_size, seed=seed, base_model=base_model,
+                     progress=progress, max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos,
+                     layout=layout, plausibility=plausibility, timings=timings, decoding=decoding)
+
+
+GENERATE_DEFAULTS = {name: p.default for name, p in inspect.signature(generate).parameters.items()
+                     if p.kind is p.KEYWORD_ONLY}  # generate's settings and their defaults
+
+
+def generate_part(model, tokenizer, prompts: Sequence[str], *, batch_offset: int = 0,
+                  rows: tuple[int, int] | None = None, **settings) -> GenerateResult:
+    """:func:`generate` for one part of a larger run (the writer's plumbing); ``settings`` are generate's keyword
+    arguments, with its defaults.
+
+    ``batch_offset``: index of the first batch (resumed runs: batch b draws from (seed, b), sample i's N from
+    (seed, i)). ``rows=(a, b)`` (sharded generation, :mod:`steer_lib.decoding.distributed`): ``prompts`` are
+    the whole batch ``batch_offset`` and only its rows ``a..b-1`` are decoded, each with exactly
+    the random draws and negatives it gets when the whole batch runs in one process, so the
+    texts returned are that run's ``[a:b]``. The pool is not grown (the caller gathers every
+    rank's texts and adds them in sample order). Engine methods only (not beam / contrastive search).
+    """
+    unknown = sorted(set(settings) - set(GENERATE_DEFAULTS))
+    if unknown:
+        raise TypeError(f"generate_part() got unexpected keyword argument(s) {unknown}")
+    return _generate(model, tokenizer, prompts, batch_offset, rows, **{**GENERATE_DEFAULTS, **settings})
+
+
+def _generate(model, tokenizer, prompts, batch_offset, rows, *, method, gamma, eta, negatives, top_k, top_p,
+              temperature, max_new_tokens, stop_strings, batch_size, seed, base_model, progress, max_negative_tokens,
+              ignore_eos, layout, plausibility, timings, decoding) -> GenerateResult:
     knobs = dict(gamma=gamma, eta=eta, top_k=top_k, top_p=top_p, temperature=temperature, plausibility=plausibility)
     if decoding is None:
         decoding = DecodingConfig.for_method(method, **{k: v for k, v in knobs.items() if v is not None})
@@ -129,9 +176,9 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
     if p["eta"] > 0 and not negatives:
         raise ValueError(f"eta={p['eta']!r} > 0 needs negatives= (a NegativePool or a list of examples)")
     needs_base = (method in ("steer", "negative_only") and p["gamma"] > 0) or method == "contrastive_decoding"
-    if needs_base and base_model is None and not engine.is_peft(model):
+    if needs_base and base_stream(model, base_model) is None:
         warnings.warn("no base model: the model is not a PEFT adapter and base_model=None, so P_θ = P_φ "
-                      "and gamma has no effect", stacklevel=2)
+                      "and gamma has no effect", stacklevel=3)  # generate()'s caller
         if method != "contrastive_decoding":
             needs_base = False
     stops = tuple(stop_strings or ())
@@ -141,9 +188,11 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
                               base_model=base_model, needs_base=needs_base, seed=seed, batch_size=batch_size,
                               batch_index=batch_offset, max_new_tokens=max_new_tokens, stops=stops, eos=eos,
                               max_negative_tokens=max_negative_tokens, ignore_eos=ignore_eos, layout=layout,
-                              stats=stats, timings=timings)
+                              timings=timings)
     bar = _progress(len(prompts)) if progress else None
     out: list[str] = []
+    stats: list[dict] = []
+    ids: list[list[int]] | None = [] if method in SHARDABLE else None  # beam / contrastive search: texts only
     for b0 in range(0, len(prompts), batch_size):
         bidx = batch_offset + b0 // batch_size
         batch = prompts[b0:b0 + batch_size]
@@ -153,20 +202,18 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
             from .baselines import beam_batch
             texts = beam_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens, stops=stops,
                                generator=gen, ignore_eos=ignore_eos)
-            if stats is not None:
-                stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
+            stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
         elif method == "contrastive_search":
             from .baselines import contrastive_search_batch
             texts = contrastive_search_batch(model, tokenizer, batch, params=p, max_new_tokens=max_new_tokens,
                                              stops=stops, eos=set() if ignore_eos else eos)
-            if stats is not None:
-                stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
+            stats.extend(_text_stats(tokenizer, texts, stops, max_new_tokens))
         else:
             streams = _streams(model, tokenizer, batch, base_model, needs_base, p["eta"] > 0, negatives,
                                first_sample, max_negative_tokens)
             texts = engine.run(streams, tokenizer, MethodScorer(method, p), max_new_tokens=max_new_tokens,
                                generator=gen, greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos,
-                               ignore_eos=ignore_eos, layout=layout, stats=stats, timings=timings)
+                               ignore_eos=ignore_eos, layout=layout, token_ids=ids, stats=stats, timings=timings)
         if isinstance(negatives, NegativePool):
             negatives.add(texts)
         out += texts
@@ -174,7 +221,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, method: str = "steer",
             bar.update(len(batch))
     if bar is not None:
         bar.close()
-    return out
+    return GenerateResult(out, stats=stats, token_ids=ids)
 
 
 SHARDABLE = tuple(m for m in METHODS if m not in ("beam", "contrastive_search"))  # the methods of the engine
@@ -183,19 +230,19 @@ SHARDABLE = tuple(m for m in METHODS if m not in ("beam", "contrastive_search"))
 def _text_stats(tokenizer, texts: list[str], stops: tuple[str, ...], max_new_tokens: int) -> list[dict]:
     """``{"n_tokens", "stop"}`` read off finished texts (for decoders outside the engine): a stop string in the
     text means ``stop``; otherwise a text of ``max_new_tokens`` tokens ran out of ``length``, a shorter one hit EOS."""
-    from ..data.text import find_stop
+    from ..data.text import first_stop
 
     out = []
     for t in texts:
         n = len(tokenizer(t, add_special_tokens=False)["input_ids"])
-        hit = any(find_stop(t, s) is not None for s in stops)
+        hit = first_stop(t, stops) is not None
         out.append({"n_tokens": n, "stop": "stop" if hit else "length" if n >= max_new_tokens else "eos"})
     return out
 
 
 def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, base_model, needs_base, seed,
                    batch_size, batch_index, max_new_tokens, stops, eos, max_negative_tokens, ignore_eos,
-                   layout, stats=None, timings=None) -> list[str]:
+                   layout, timings=None) -> GenerateResult:
     """Rows ``a..b-1`` of one batch, identical to the same rows of the whole batch run at once.
 
     The engine draws one uniform per row per step from the batch generator; here the scorer
@@ -212,16 +259,19 @@ def _generate_rows(model, tokenizer, prompts, rows, *, method, p, negatives, bas
         raise ValueError(f"rows={rows!r} must lie within one batch of {len(prompts)} prompt(s) "
                          f"(batch_size={batch_size})")
     if a == b:
-        return []
+        return GenerateResult([], token_ids=[])
     first_sample = batch_index * batch_size + a
     streams = _streams(model, tokenizer, prompts[a:b], base_model, needs_base, p["eta"] > 0, negatives,
                        first_sample, max_negative_tokens)
     scorer = _RowsOfBatch(MethodScorer(method, p), batch_generator(seed, batch_index), len(prompts), a, b)
-    return engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
-                      generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
-                      greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
-                      layout=layout, stats=stats, compact_fraction=None,  # row j stays sample a+j
-                      timings=timings)
+    stats: list[dict] = []
+    ids: list[list[int]] = []
+    texts = engine.run(streams, tokenizer, scorer, max_new_tokens=max_new_tokens,
+                       generator=torch.Generator().manual_seed(0),  # its draws are replaced by the scorer's
+                       greedy=p["top_k"] == 1, stop_strings=stops, eos_ids=eos, ignore_eos=ignore_eos,
+                       layout=layout, token_ids=ids, stats=stats, compact_fraction=None,  # row j stays sample a+j
+                       timings=timings)
+    return GenerateResult(texts, stats=stats, token_ids=ids)
 
 
 class _RowsOfBatch:
@@ -242,18 +292,14 @@ class _RowsOfBatch:
 
 
 def _streams(model, tokenizer, prompts, base_model, needs_base, needs_neg, negatives, first_sample, max_neg):
-    peft = engine.is_peft(model)
-    ft_adapter = engine.active_adapter(model) if peft else None
+    ft_adapter = adapter_of(model)
     prompt_ids = [tokenizer(t)["input_ids"] for t in prompts]
     if any(not ids for ids in prompt_ids):
         raise ValueError("a prompt tokenizes to nothing; give non-empty prompts")
     streams = [engine.Stream("ft", model, ft_adapter, prompt_ids)]
     if needs_base:
-        if base_model is not None:
-            streams.append(engine.Stream("base", base_model, engine.active_adapter(base_model)
-                                         if engine.is_peft(base_model) else None, prompt_ids))
-        else:  # PEFT: the same weights with the adapter off; non-PEFT (CD only): the model itself
-            streams.append(engine.Stream("base", model, BASE if peft else None, prompt_ids))
+        # P_φ: the base model, or the same weights with the adapter off; a plain model (CD only): the model itself
+        streams.append(engine.Stream("base", *(base_stream(model, base_model) or (model, None)), prompt_ids))
     if needs_neg:
         if isinstance(negatives, NegativePool):
             negs = [negative_ids(tokenizer, negatives.draw(first_sample + j), max_neg) for j in range(len(prompts))]

@@ -16,10 +16,12 @@ True
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import torch
 
+from .adapters import base_view
 from .methods import MethodScorer, resolve_params
 
 ONE_STEP = ("greedy", "low_temperature", "top_k", "nucleus", "contrastive_decoding")  # methods one distribution shows
@@ -70,9 +72,7 @@ def next_logits(model, tokenizer, text: str, *, adapter: bool = True) -> torch.T
     """The next-token logits ``[vocab]`` after ``text`` under P_θ (``adapter=True``) or P_φ (the adapter off)."""
     device = next(model.parameters()).device
     ids = torch.tensor([tokenizer(text)["input_ids"]], device=device)
-    if adapter or not hasattr(model, "disable_adapter"):
-        return model(ids).logits[0, -1].float().cpu()
-    with model.disable_adapter():
+    with nullcontext() if adapter else base_view(model):  # a plain model has no adapter: P_φ = P_θ
         return model(ids).logits[0, -1].float().cpu()
 
 

@@ -42,7 +42,7 @@ from ..locks import file_lock
 from . import distributed
 from .config import DecodingConfig
 from .memory import check_fits
-from .methods import SHARDABLE, generate
+from .methods import SHARDABLE, generate_part
 from .negatives import NegativePool
 
 RUN_KEYS = ("task", "method", "params", "seed", "model", "base_model")  # must match to resume a file
@@ -291,20 +291,20 @@ def _generate_locked(task: Task, decoding: DecodingConfig, n: int, out: Path, *,
         prompts = [task.prompt] * size
         # Each sample's N as it is drawn now, before the batch grows the pool (generate draws the same indices).
         drawn = [pool.draw_indices(start + j) for j in range(size)] if pool is not None else None
-        stats: list[dict] = []  # per sample: tokens generated and why it ended (eos / stop / length)
+        # stats, per sample: tokens generated and why it ended (eos / stop / length)
         if world == 1:
-            raws = generate(model, tokenizer, prompts, stats=stats, **kw)  # grows the pool itself
+            res = generate_part(model, tokenizer, prompts, **kw)  # grows the pool itself
+            raws, stats = list(res), res.stats
         elif method in SHARDABLE:
-            mine = generate(model, tokenizer, prompts, rows=distributed.shard_rows(size, rank, world), stats=stats,
-                            **kw)
-            parts = distributed.all_gather((mine, stats))  # rank order = sample order
+            mine = generate_part(model, tokenizer, prompts, rows=distributed.shard_rows(size, rank, world), **kw)
+            parts = distributed.all_gather((list(mine), mine.stats))  # rank order = sample order
             raws = [raw for texts, _ in parts for raw in texts]
             stats = [st for _, sts in parts for st in sts]
             if pool is not None:
                 pool.add(raws)
         else:  # beam / contrastive search do not run in the engine: rank 0 decodes the batch, the others wait
-            raws, stats = distributed.broadcast((generate(model, tokenizer, prompts, stats=stats, **kw), stats)
-                                                if rank == 0 else None)
+            res = generate_part(model, tokenizer, prompts, **kw) if rank == 0 else None
+            raws, stats = distributed.broadcast((list(res), res.stats) if rank == 0 else None)
         if rank == 0:
             _append(out, task, start, raws, run, stats, drawn, pool.n_real if pool is not None else 0)
         if bar is not None:

@@ -576,11 +576,11 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
 def _monotone_rows(src: Source, scorer: _Scorer, reps: int | None) -> list[Row]:
     """C6: mean Spearman ρ between a knob and a metric along the grid's lines, with a redraw interval."""
     from ..metrics import MetricWarning
-    from .significance import EXPENSIVE, EXPENSIVE_REPS, REPS, SCHEME, _stats
+    from .significance import EXPENSIVE, EXPENSIVE_REPS, REPS, SCHEME, stat_functions
 
     spec = next(c for c in load_claims()["claims"] if c["id"] == "C6")
     rules = load_claims()["rules"]
-    grid, stats, rows = _grid(src), _stats(), []
+    grid, stats, rows = _grid(src), stat_functions(), []
     for knob, metrics in spec["axes"].items():
         other = "eta" if knob == "gamma" else "gamma"
         lines = {}

@@ -45,13 +45,13 @@ def domain_words(task: str, profile: str, base_model: str = "", *, n_texts: int 
     texts_scored)``; the table's columns are those of :func:`steer_lib.metrics.contrast.word_log_ratios`.
     """
     from ..metrics.contrast import word_log_ratios
-    from .experiment import _domain_model
+    from .experiment import cached_domain_model
 
     check_profile(profile)
     if not 0 <= min_share < 1:
         raise ValueError(f"min_share={min_share!r} must be in [0, 1)")
     texts = real_sample(task, n_texts or CONTENT_TEXTS[profile])
-    model, tok = _domain_model(get_task(task).name, profile, base_model)
+    model, tok = cached_domain_model(get_task(task).name, profile, base_model)
     min_texts = max(2, int(min_share * len(texts) + 0.999))
     table, mean_token = word_log_ratios(model, tok, texts, prompt=get_task(task).prompt, batch_size=batch_size,
                                         min_texts=min_texts)
@@ -134,10 +134,10 @@ def set_log_ratios(task: str, profile: str, sets: dict[str, list[str]], base_mod
     import numpy as np
 
     from ..metrics.contrast import token_log_ratios
-    from .experiment import _domain_model
+    from .experiment import cached_domain_model
 
     t = get_task(task)
-    model, tok = _domain_model(t.name, check_profile(profile), base_model)
+    model, tok = cached_domain_model(t.name, check_profile(profile), base_model)
     rows = {}
     for label, texts in sets.items():
         texts = [x for x in texts if x.strip()]

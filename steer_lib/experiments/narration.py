@@ -68,7 +68,7 @@ def is_negative_only(lab: str) -> bool:
     return bool(m) and float(m["g"]) == 0
 
 
-def _peers(summary: pd.DataFrame, steer_label: str) -> pd.DataFrame:
+def peers_of(summary: pd.DataFrame, steer_label: str) -> pd.DataFrame:
     """The rows ``steer_label`` is ranked against: every non-STEER method (other STEER rows would double-count it),
     less the rows that are its own samples under another name (a set compared with itself says nothing)."""
     twins = same_set(steer_label)
@@ -85,7 +85,7 @@ def _rank(peers: pd.DataFrame, lab: str, col: str, ascending: bool, name: str) -
 
 def _judge(summary: pd.DataFrame, lab: str, grid: pd.DataFrame | None, tests: dict | None) -> str:
     """Rank, separation and Pareto place of one row, as sentences (see :func:`paragraph`)."""
-    peers = _peers(summary, lab)
+    peers = peers_of(summary, lab)
     ranks = [_rank(peers, lab, col, asc, name)
              for col, asc, name in (("mauve", False, "MAUVE"), ("adv_auroc", True, "adversarial AUROC"),
                                     ("ngram3", False, "normalised 3-grams"))

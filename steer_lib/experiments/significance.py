@@ -93,7 +93,8 @@ def _auroc(s: SampleSet, idx, ridx, rep) -> float:
     return fidelity.adversarial_auroc(s.real_emb[ridx], s.emb[idx], seed=rep).mean
 
 
-def _stats() -> dict[str, Callable[[SampleSet, np.ndarray, np.ndarray, int], float]]:
+def stat_functions() -> dict[str, Callable[[SampleSet, np.ndarray, np.ndarray, int], float]]:
+    """Per metric, the statistic of one bootstrap resample: ``f(sample set, sample rows, real rows, rep) -> value``."""
     from ..metrics import set_diversity as sd
 
     return {
@@ -126,7 +127,7 @@ def bootstrap_test(a: Sequence[SampleSet], b: Sequence[SampleSet], col: str, dir
     docstring). Returns ``diff``, ``ci`` (its ``level`` interval), ``separated`` (the interval excludes 0),
     ``reps``, ``scheme``, ``paired`` and ``undefined`` (the metric was NaN on most redraws: never separated).
     """
-    stats = _stats()
+    stats = stat_functions()
     if col not in stats:
         raise ValueError(f"col={col!r} has no bootstrap; testable columns: {TESTABLE}")
     # (vendi has a statistic, for experiments such as the calibration, but compare() never tests it)

@@ -179,7 +179,8 @@ def figure_file(task: str, base_model: str = "") -> Path:
     return paths.figures_dir(SCOPE, base_model) / f"study_gamma_{task}.png"
 
 
-def _complete(path: Path, n: int) -> bool:
+def is_complete(path: Path, n: int) -> bool:
+    """Whether the generation file ``path`` holds at least ``n`` finished lines (records)."""
     if not path.is_file():
         return False
     with open(path, "rb") as f:
@@ -213,7 +214,7 @@ def generate_sets(task: str, cfg: StudyConfig, specs: list[SetSpec], final_step:
     spent: dict[str, float] = {}
     final = final_step
     for step in sorted({s.step for s in specs}):
-        todo = [s for s in specs if s.step == step and not _complete(generation_file(task, s, cfg), cfg.n_samples)]
+        todo = [s for s in specs if s.step == step and not is_complete(generation_file(task, s, cfg), cfg.n_samples)]
         if not todo:
             continue
         model, tok = load_domain_model(task, "quick", cfg.base_model or None,
@@ -298,7 +299,8 @@ def summarise(task: str, cfg: StudyConfig, record: dict[str, Any], spent: dict[s
 
     final = record["steps_trained"]
     specs = plan(cfg, final)
-    missing = [generation_file(task, s, cfg) for s in specs if not _complete(generation_file(task, s, cfg), cfg.n_samples)]
+    missing = [generation_file(task, s, cfg) for s in specs
+               if not is_complete(generation_file(task, s, cfg), cfg.n_samples)]
     if missing:
         raise FileNotFoundError(f"the study of {task} has {len(missing)} set(s) still to generate (first: "
                                 f"{missing[0]}); run `python -m steer_lib study --tasks {task}` to finish them")
@@ -342,7 +344,7 @@ def run(cfg: StudyConfig, shard: tuple[int, int] = (1, 1), progress: bool = True
         specs = plan(cfg, record["steps_trained"])
         spent = {} if report_only else generate_sets(task, cfg, specs[i - 1::n], record["steps_trained"],
                                                      progress=progress)
-        if all(_complete(generation_file(task, s, cfg), cfg.n_samples) for s in specs):
+        if all(is_complete(generation_file(task, s, cfg), cfg.n_samples) for s in specs):
             done[task] = summarise(task, cfg, record, spent)
     return done
 

@@ -53,8 +53,9 @@ VAL_KEYS = ("mauve", "mauve_sd", "adv_auroc", "cosine", "ngram3_real", "n")  # k
 
 
 # ------------------------------------------------------------------ where a point lives
-def _paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int,
-           base_model: str = "") -> dict[str, Path]:
+def point_paths(task: str, gamma: float, eta: float, seed: int, profile: str, n: int,
+                base_model: str = "") -> dict[str, Path]:
+    """Where one sweep point's files live: its ``generation``, ``metrics``, ``record`` and executed ``notebook``."""
     from .experiment import generation_path, metrics_path
 
     gen = generation_path(task, "steer", profile=profile, seed=seed, gamma=gamma, eta=eta, n_samples=n,
@@ -107,9 +108,9 @@ def generate_point(task: str, gamma: float, eta: float, seed: int, *, profile: s
 
 def _models_loaded() -> int:
     """How many times this process has loaded P_θ so far (the experiment module's cache misses)."""
-    from .experiment import _domain_model
+    from .experiment import cached_domain_model
 
-    return _domain_model.cache_info().misses
+    return cached_domain_model.cache_info().misses
 
 
 def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n: int,
@@ -119,7 +120,7 @@ def run_point(task: str, gamma: float, eta: float, seed: int, *, profile: str, n
     ``notebooks``: run the point as a papermill execution of notebook 03 (``threads`` threads) instead of library
     calls in this process. A lock file beside the record makes a second process asking for the same point wait.
     """
-    p = _paths(task, gamma, eta, seed, profile, n, base_model)
+    p = point_paths(task, gamma, eta, seed, profile, n, base_model)
     if p["record"].is_file():
         return {**json.loads(p["record"].read_text(encoding="utf-8")), "status": "cached"}
     with file_lock(p["record"]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .narration import PARAGRAPH_COLUMNS, _peers
+from .narration import PARAGRAPH_COLUMNS, peers_of
 from .table_render import COLUMNS, DIVERSITY_COLUMNS
 
 
@@ -13,7 +13,7 @@ def _sources(rows: pd.DataFrame, task: str, profile: str, n: int, base_model: st
     """``label → [(generation JSONL, seed), …]``: where each row's sample sets are (sweep points via the sweep)."""
     from .. import paths
     from ..data.tasks import get_task
-    from .sweep import _paths
+    from .sweep import point_paths
 
     folder = paths.profile_runs_dir(profile, base_model) / "generations" / get_task(task).name
     out: dict[str, list] = {}
@@ -21,7 +21,7 @@ def _sources(rows: pd.DataFrame, task: str, profile: str, n: int, base_model: st
         if isinstance(r.get("tag"), str):
             gen = folder / f"{r['tag']}.jsonl"
         else:  # a sweep record: the sweep knows where its set is (γ = 0 reuses negative_only's)
-            gen = _paths(task, float(r["gamma"]), float(r["eta"]), int(r["seed"]), profile, n,
+            gen = point_paths(task, float(r["gamma"]), float(r["eta"]), int(r["seed"]), profile, n,
                          base_model)["generation"]
         out.setdefault(r["label"], []).append((gen, int(r["seed"])))
     return out
@@ -38,7 +38,7 @@ def attach_tests(summary: pd.DataFrame, rows: pd.DataFrame, task: str, profile: 
                                                          n=cfg.n_samples, embedder=embedder, memo=memo)
     if steer_label not in summary.index:
         return
-    peers = _peers(summary, steer_label)  # never its own samples under another name
+    peers = peers_of(summary, steer_label)  # never its own samples under another name
     pairs = {}
     for col, d, _ in PARAGRAPH_COLUMNS:
         if col not in peers or peers[col].notna().sum() < 2 or pd.isna(peers.loc[steer_label, col]):

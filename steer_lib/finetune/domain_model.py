@@ -228,7 +228,7 @@ def load_domain_model(task: str | Task, profile: str = "quick", base: str | None
                       checkpoint: int | None = None, **overrides: Any):
     """``(peft_model, tokenizer)``: P_θ with its adapter ``"default"`` unmerged, in eval mode.
 
-    Trains first if the adapter is not cached. ``peft_model.disable_adapter()`` gives P_φ. ``checkpoint=N``:
+    Trains first if the adapter is not cached. ``models.base_view(peft_model)`` (peft's ``disable_adapter()``) gives P_φ. ``checkpoint=N``:
     P_θ as it was after N updates (a run with ``keep_checkpoints=True``).
     """
     from peft import PeftModel

@@ -223,7 +223,7 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
         start, base_eval = resumed["step"], resumed["base_eval"]
         history, evals, plateau = resumed["history"], resumed["evals"], resumed["plateau"]
     else:
-        with raw.disable_adapter():  # the base model P_φ, from the very same weights
+        with models.base_view(raw, strict=True):  # the base model P_φ, from the very same weights
             base_eval = _evaluate(accelerator, raw, val_ex, cfg, pad_id)
         start, history, evals = 0, [], []
         plateau = {"best": base_eval["loss_completion"], "stale": 0}

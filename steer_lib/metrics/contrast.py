@@ -20,14 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..models import base_view
+
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")  # a word: letters, with inner ' or -
-
-
-def _adapter_off(model):
-    """P_φ from a PEFT model: its adapter switched off (the same weights, so the two passes differ only by LoRA)."""
-    if not hasattr(model, "disable_adapter"):
-        raise ValueError(f"model of type {type(model).__name__} has no adapter to switch off: pass the PEFT model P_θ")
-    return model.disable_adapter()
 
 
 @torch.no_grad()
@@ -39,7 +34,7 @@ def _token_logprobs(model, rows: list[list[int]], n_prompt: int, pad_id: int, of
         ids[i, : len(r)] = torch.tensor(r)
         mask[i, : len(r)] = 1
     device = next(model.parameters()).device
-    with _adapter_off(model) if off else nullcontext():
+    with base_view(model, strict=True) if off else nullcontext():  # P_φ: the same weights, adapter off
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
     logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
     return [logp[i, n_prompt - 1: len(r) - 1].cpu().numpy() for i, r in enumerate(rows)]

@@ -125,7 +125,8 @@ def without_faiss_size_note() -> Iterator[None]:
                 os.write(2, rest)
 
 
-def _rows(x: np.ndarray, name: str) -> np.ndarray:
+def check_rows(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a float64 ``(n, d)`` array with n ≥ 1, or a ``ValueError`` naming ``name``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"{name} must be a non-empty (n, d) array; got shape {x.shape}")
@@ -145,7 +146,7 @@ def cosine_similarity(a_emb: np.ndarray, b_emb: np.ndarray) -> float:
     >>> round(cosine_similarity(np.eye(3), np.eye(3)), 6)  # 3 of 9 pairs have cosine 1
     0.333333
     """
-    a, b = _unit(_rows(a_emb, "a_emb"), "a_emb"), _unit(_rows(b_emb, "b_emb"), "b_emb")
+    a, b = _unit(check_rows(a_emb, "a_emb"), "a_emb"), _unit(check_rows(b_emb, "b_emb"), "b_emb")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"cosine: embedding sizes differ ({a.shape[1]} vs {b.shape[1]})")
     return float(a.mean(0) @ b.mean(0))
@@ -153,8 +154,8 @@ def cosine_similarity(a_emb: np.ndarray, b_emb: np.ndarray) -> float:
 
 def centroid_cosine(a_emb: np.ndarray, b_emb: np.ndarray) -> float:
     """Cosine between the centroids of the unit-normalised embeddings of each set."""
-    ca = _unit(_rows(a_emb, "a_emb"), "a_emb").mean(0)
-    cb = _unit(_rows(b_emb, "b_emb"), "b_emb").mean(0)
+    ca = _unit(check_rows(a_emb, "a_emb"), "a_emb").mean(0)
+    cb = _unit(check_rows(b_emb, "b_emb"), "b_emb").mean(0)
     denom = np.linalg.norm(ca) * np.linalg.norm(cb)
     if denom == 0:
         raise ValueError("cosine_centroid: a centroid is the zero vector (the set's embeddings cancel out)")
@@ -202,7 +203,7 @@ def mauve_score(p_feats: np.ndarray, q_feats: np.ndarray, *, num_buckets: int | 
     ``seed + 101``, …. MAUVE under ~1,000 samples per side is optimistic and noisy: report the sd
     and compare methods at equal n.
     """
-    p, q = _rows(p_feats, "p_feats"), _rows(q_feats, "q_feats")
+    p, q = check_rows(p_feats, "p_feats"), check_rows(q_feats, "q_feats")
     n = min(len(p), len(q))
     if n < MAUVE_MIN_SAMPLES:
         raise ValueError(f"MAUVE needs at least {MAUVE_MIN_SAMPLES} samples per side; "
@@ -225,7 +226,8 @@ class AurocResult(NamedTuple):
     folds: tuple[float, ...]
 
 
-def _classifier(name: str, seed: int):
+def make_classifier(name: str, seed: int):
+    """A fresh, unfitted classifier of :data:`CLASSIFIERS` (``logreg``, ``xgboost``, ``hist_gb``) seeded with ``seed``."""
     if name == "logreg":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -247,7 +249,8 @@ def _classifier(name: str, seed: int):
     raise ValueError(f"classifier={name!r} is not one of {CLASSIFIERS}")
 
 
-def _folds(grouped: bool, folds: int, seed: int):
+def cv_folds(grouped: bool, folds: int, seed: int):
+    """The cross-validation splitter: stratified and grouped (no group on both sides) or plain shuffled k-fold."""
     from sklearn.model_selection import KFold, StratifiedGroupKFold
 
     if grouped:
@@ -268,7 +271,7 @@ def adversarial_auroc(real_emb: np.ndarray, syn_emb: np.ndarray, *, classifier: 
     """
     from sklearn.metrics import roc_auc_score
 
-    r, s = _rows(real_emb, "real_emb"), _rows(syn_emb, "syn_emb")
+    r, s = check_rows(real_emb, "real_emb"), check_rows(syn_emb, "syn_emb")
     if classifier not in CLASSIFIERS:
         raise ValueError(f"classifier={classifier!r} is not one of {CLASSIFIERS}")
     if min(len(r), len(s)) < folds:
@@ -282,12 +285,12 @@ def adversarial_auroc(real_emb: np.ndarray, syn_emb: np.ndarray, *, classifier: 
                          f"got {len(np.unique(groups))}")
     scores = []
     with single_threaded():
-        cv = _folds(grouped, folds, seed)
+        cv = cv_folds(grouped, folds, seed)
         for tr, te in cv.split(x, y, groups if grouped else None):
             if len(np.unique(y[te])) < 2 or len(np.unique(y[tr])) < 2:
                 raise ValueError("adversarial AUROC: a cross-validation fold holds only one class "
                                  "(too few distinct texts on one side)")
-            model = _classifier(classifier, seed).fit(x[tr], y[tr])
+            model = make_classifier(classifier, seed).fit(x[tr], y[tr])
             scores.append(float(roc_auc_score(y[te], model.predict_proba(x[te])[:, 1])))
     return AurocResult(float(np.mean(scores)), float(np.std(scores)), tuple(scores))
 
@@ -318,7 +321,7 @@ def precision_recall(real_emb: np.ndarray, syn_emb: np.ndarray, *, k: int = 5) -
     >>> precision_recall(x, x, k=1)
     (1.0, 1.0)
     """
-    r, s = _rows(real_emb, "real_emb"), _rows(syn_emb, "syn_emb")
+    r, s = check_rows(real_emb, "real_emb"), check_rows(syn_emb, "syn_emb")
     if k < 1:
         raise ValueError(f"k={k!r} must be >= 1")
     if min(len(r), len(s)) <= k:

@@ -47,7 +47,7 @@ def quantise(p_feats: np.ndarray, q_feats: np.ndarray, k: int, *, seed: int = 0,
 
     if backend not in ("faiss", "sklearn"):
         raise ValueError(f"backend={backend!r}: expected 'faiss' (as mauve-text) or 'sklearn'")
-    p, q = fidelity._rows(p_feats, "p_feats"), fidelity._rows(q_feats, "q_feats")
+    p, q = fidelity.check_rows(p_feats, "p_feats"), fidelity.check_rows(q_feats, "q_feats")
     if not isinstance(k, int) or not 2 <= k <= len(p) + len(q):
         raise ValueError(f"k={k!r} must be an integer between 2 and the number of points ({len(p) + len(q)})")
     data = normalize(np.vstack([q, p]), norm="l2", axis=1)
@@ -133,13 +133,13 @@ def fold_scores(real_emb: np.ndarray, syn_emb: np.ndarray, *, classifier: str = 
                 seed: int = 0) -> list[Fold]:
     """The held-out labels and scores of each fold: the library's classifier on the library's grouped folds
     (identical embeddings share a fold), so ``mean(rank_auc(f.labels, f.scores))`` is its adversarial AUROC."""
-    r, s = fidelity._rows(real_emb, "real_emb"), fidelity._rows(syn_emb, "syn_emb")
+    r, s = fidelity.check_rows(real_emb, "real_emb"), fidelity.check_rows(syn_emb, "syn_emb")
     x = np.vstack([r, s])
     y = np.concatenate([np.ones(len(r), dtype=int), np.zeros(len(s), dtype=int)])
     groups = np.unique(x, axis=0, return_inverse=True)[1].ravel()
     out = []
     with fidelity.single_threaded():
-        for tr, te in fidelity._folds(True, folds, seed).split(x, y, groups):
-            model = fidelity._classifier(classifier, seed).fit(x[tr], y[tr])
+        for tr, te in fidelity.cv_folds(True, folds, seed).split(x, y, groups):
+            model = fidelity.make_classifier(classifier, seed).fit(x[tr], y[tr])
             out.append(Fold(y[te], model.predict_proba(x[te])[:, 1]))
     return out

@@ -1,6 +1,7 @@
 """Exactness of the STEER engine against a naive, cache-free implementation (tiny random Llama).
 
-The naive reference recomputes all three full forwards (P_θ on prompt+x, P_φ on prompt+x,
+The naive reference (:func:`steer_lib.decoding.reference.naive_steer`, the one oracle the tests, ``gpu-check`` and
+notebook 02 share) recomputes all three full forwards (P_θ on prompt+x, P_φ on prompt+x,
 P_θ on N+x) at every step, at batch size 1 — the seed authors' algorithm without any
 caching — and takes the argmax of the STEER score. The engine must match it token for token
 with batching, left padding, KV caches, mixed-adapter batches and prompt sharing.
@@ -14,6 +15,7 @@ from conftest import add_nonzero_lora, make_tiny_llama
 from steer_lib.decoding.methods import generate
 from steer_lib.decoding.logits_process import SteerLogitsProcessor
 from steer_lib.decoding.negatives import NegativePool
+from steer_lib.decoding.reference import naive_steer
 
 PROMPTS = ["Hello there, how are", "A much longer prompt about astronomy, stars and the galaxies that", "x",
            "Hello there, how are"]
@@ -21,20 +23,10 @@ NEGS = ["Is dark matter cold?", "What are black holes made of, and why do they s
 STEPS = 10
 
 
-def naive_steer(model, tok, prompt, neg_text, gamma, eta, steps, base=None) -> list[int]:
-    p, n, x = tok(prompt)["input_ids"], tok(neg_text)["input_ids"], []
-    ls = lambda logits: torch.log_softmax(logits.float(), -1)  # noqa: E731
-    with torch.no_grad():
-        for _ in range(steps):
-            lf = model(torch.tensor([p + x])).logits[0, -1]
-            if base is None:
-                with model.disable_adapter():
-                    lb = model(torch.tensor([p + x])).logits[0, -1]
-            else:
-                lb = base(torch.tensor([p + x])).logits[0, -1]
-            ln = model(torch.tensor([n + x])).logits[0, -1]
-            x.append(int(((1 + gamma) * ls(lf) - gamma * ls(lb) - eta * ls(ln)).argmax()))
-    return x
+def naive(model, tok, prompt, neg_text, gamma, eta, steps, base=None) -> list[int]:
+    """The library's cache-free oracle on text: greedy STEER, three full forwards per step."""
+    return naive_steer(model, tok(prompt)["input_ids"], tok(neg_text)["input_ids"], gamma=gamma, eta=eta,
+                       new_tokens=steps, base_model=base)
 
 
 def varied_tiny(tok, seed=0):
@@ -51,7 +43,7 @@ def lora(tokenizer):
 
 
 def test_naive_reference_is_not_degenerate(lora, tokenizer):
-    ids = naive_steer(lora, tokenizer, PROMPTS[1], " ".join(NEGS), 0.5, 0.5, STEPS)
+    ids = naive(lora, tokenizer, PROMPTS[1], " ".join(NEGS), 0.5, 0.5, STEPS)
     assert len(set(ids)) >= 3, "the tiny model repeats one token; exactness tests would prove little"
 
 
@@ -59,7 +51,7 @@ def test_naive_reference_is_not_degenerate(lora, tokenizer):
 def test_engine_matches_naive_adapter_off_base(lora, tokenizer, layout):
     out = generate(lora, tokenizer, PROMPTS, gamma=0.5, eta=0.7, negatives=NEGS, top_k=1, max_new_tokens=STEPS,
                    batch_size=3, layout=layout)
-    ref = [tokenizer.decode(naive_steer(lora, tokenizer, p, " ".join(NEGS), 0.5, 0.7, STEPS),
+    ref = [tokenizer.decode(naive(lora, tokenizer, p, " ".join(NEGS), 0.5, 0.7, STEPS),
                             skip_special_tokens=True) for p in PROMPTS]
     assert out == ref
 
@@ -68,7 +60,7 @@ def test_engine_matches_naive_separate_base(tokenizer):
     ft, base = varied_tiny(tokenizer, seed=3), varied_tiny(tokenizer, seed=4)
     out = generate(ft, tokenizer, PROMPTS, gamma=0.4, eta=0.3, negatives=NEGS, top_k=1, max_new_tokens=STEPS,
                    base_model=base)
-    ref = [tokenizer.decode(naive_steer(ft, tokenizer, p, " ".join(NEGS), 0.4, 0.3, STEPS, base=base),
+    ref = [tokenizer.decode(naive(ft, tokenizer, p, " ".join(NEGS), 0.4, 0.3, STEPS, base=base),
                             skip_special_tokens=True) for p in PROMPTS]
     assert out == ref
 
@@ -80,7 +72,7 @@ def test_pool_negatives_match_naive_per_sample(lora, tokenizer):
                    max_new_tokens=STEPS)
     draws = [pool.draw(i) for i in range(3)]
     assert len({tuple(d) for d in draws}) > 1, "samples should draw different negatives"
-    ref = [tokenizer.decode(naive_steer(lora, tokenizer, p, " ".join(d), 0.3, 0.6, STEPS), skip_special_tokens=True)
+    ref = [tokenizer.decode(naive(lora, tokenizer, p, " ".join(d), 0.3, 0.6, STEPS), skip_special_tokens=True)
            for p, d in zip(PROMPTS[:3], draws)]
     assert out == ref
 
@@ -184,18 +176,13 @@ def test_plausibility_guard_matches_naive_mask(lora, tokenizer):
 
     out = generate(lora, tokenizer, PROMPTS[:2], gamma=1.5, eta=0.5, negatives=NEGS, plausibility=0.05, top_k=1,
                    max_new_tokens=STEPS)
-    ls = torch.nn.functional.log_softmax
     n = tokenizer(" ".join(NEGS))["input_ids"]
+
+    def guarded(lf, lb, ln):  # STEER's score, the guard's mask applied by hand
+        return int((2.5 * lf - 1.5 * lb - 0.5 * ln).masked_fill(lf < lf.max() + math.log(0.05), float("-inf")).argmax())
+
     for prompt, text in zip(PROMPTS[:2], out):
-        p, x = tokenizer(prompt)["input_ids"], []
-        with torch.no_grad():
-            for _ in range(STEPS):
-                lf = ls(lora(torch.tensor([p + x])).logits[0, -1].float(), -1)
-                with lora.disable_adapter():
-                    lb = ls(lora(torch.tensor([p + x])).logits[0, -1].float(), -1)
-                ln = ls(lora(torch.tensor([n + x])).logits[0, -1].float(), -1)
-                s = (2.5 * lf - 1.5 * lb - 0.5 * ln).masked_fill(lf < lf.max() + math.log(0.05), float("-inf"))
-                x.append(int(s.argmax()))
+        x = naive_steer(lora, tokenizer(prompt)["input_ids"], n, new_tokens=STEPS, pick=guarded)
         assert text == tokenizer.decode(x, skip_special_tokens=True)
 
 

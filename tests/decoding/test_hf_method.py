@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import make_soft_lora
-from steer_lib.decoding.baselines import cut_at_stop
+from steer_lib.data.text import cut_at_stop
 from steer_lib.decoding.hf_method import FOLDER
 from steer_lib.decoding.methods import generate
 
@@ -50,6 +50,13 @@ def texts_of(tok, out, width):
 def test_folder_form_gives_the_kits_tokens(lora, tokenizer):
     out, width = steer_generate(lora, tokenizer, do_sample=False, steer_gamma=0.5, steer_eta=0.7)
     want = generate(lora, tokenizer, PROMPTS, gamma=0.5, eta=0.7, negatives=NEGS, top_k=1, max_new_tokens=STEPS)
+    assert texts_of(tokenizer, out, width) == want
+
+
+def test_folder_form_defaults_to_the_steer_preset(lora, tokenizer):
+    """steer_gamma / steer_eta left unset take the steer preset (STEER_GAMMA, STEER_ETA), as generate() does."""
+    out, width = steer_generate(lora, tokenizer, do_sample=False)
+    want = generate(lora, tokenizer, PROMPTS, negatives=NEGS, top_k=1, max_new_tokens=STEPS)
     assert texts_of(tokenizer, out, width) == want
 
 

@@ -70,12 +70,12 @@ sys.path[:0] = [{root!r}]
 from peft import PeftModel
 from steer_lib.decoding import writer
 from steer_lib.models import load_base
-real = writer.generate
+real = writer.generate_part
 def dying(*a, **kw):  # rank 1 is killed in the middle of batch KILL_AT (before its rows are back)
     if os.environ["RANK"] == "1" and kw["batch_offset"] == int(os.environ.get("KILL_AT", -1)):
         os.kill(os.getpid(), signal.SIGKILL)
     return real(*a, **kw)
-writer.generate = dying
+writer.generate_part = dying
 base, tok = load_base({base!r}, device="cpu")
 writer.generate_file("hypotheses", "steer", 8, sys.argv[1], model=PeftModel.from_pretrained(base, {adapter!r}).eval(),
                      tokenizer=tok, **{kw!r})
@@ -172,7 +172,7 @@ def test_helpers_are_no_ops_on_one_process(monkeypatch):
 
 def test_rows_of_a_batch_are_those_rows_of_the_whole_batch(tokenizer):
     """In one process: decoding a batch in row slices (one empty) gives the whole batch's texts."""
-    from steer_lib.decoding.methods import generate
+    from steer_lib.decoding.methods import generate_part
     from steer_lib.decoding.negatives import NegativePool
 
     base = make_tiny_llama(len(tokenizer))
@@ -184,9 +184,10 @@ def test_rows_of_a_batch_are_those_rows_of_the_whole_batch(tokenizer):
 
         def pool(method=method):
             return {"negatives": NegativePool(POOL, k=2, seed=4)} if method == "steer" else {}  # a fresh pool
-        whole = generate(model, tokenizer, [prompt] * 5, **kw, **pool())
+        whole = generate_part(model, tokenizer, [prompt] * 5, **kw, **pool())
         assert len(set(whole)) > 2
-        parts = [generate(model, tokenizer, [prompt] * 5, rows=r, **kw, **pool()) for r in ((0, 0), (0, 2), (2, 5))]
+        parts = [generate_part(model, tokenizer, [prompt] * 5, rows=r, **kw, **pool())
+                 for r in ((0, 0), (0, 2), (2, 5))]
         assert parts[0] == [] and parts[1] + parts[2] == whole
 
 

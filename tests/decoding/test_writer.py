@@ -75,26 +75,27 @@ def test_records_say_how_many_tokens_and_why_each_sample_ended(model, tokenizer,
             if r["stop"] == "stop":
                 assert any(s in r["raw"] for s in get_task("hypotheses").stop_strings)
     # The engine's counts: forced to the full length, every sample says so.
-    stats: list[dict] = []
-    generate(model, tokenizer, ["A prompt"] * 3, method="top_k", max_new_tokens=5, ignore_eos=True, stats=stats)
-    assert stats == [{"n_tokens": 5, "stop": "length"}] * 3
+    res = generate(model, tokenizer, ["A prompt"] * 3, method="top_k", max_new_tokens=5, ignore_eos=True)
+    assert res.stats == [{"n_tokens": 5, "stop": "length"}] * 3
+    assert [len(ids) for ids in res.token_ids] == [5] * 3
+    assert res == [tokenizer.decode(ids, skip_special_tokens=True) for ids in res.token_ids]
 
 
 def test_resume_after_interrupt_and_torn_write(model, tokenizer, tmp_path, monkeypatch):
     full = writer.generate_file("hypotheses", "steer", 7, tmp_path / "full.jsonl", model=model,
                                       tokenizer=tokenizer, **KW).read_bytes()
-    real, calls = writer.generate, []
+    real, calls = writer.generate_part, []
 
     def flaky(*a, **kw):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(*a, **kw)
-    monkeypatch.setattr(writer, "generate", flaky)
+    monkeypatch.setattr(writer, "generate_part", flaky)
     out = tmp_path / "resumed.jsonl"
     with pytest.raises(KeyboardInterrupt):
         writer.generate_file("hypotheses", "steer", 7, out, model=model, tokenizer=tokenizer, **KW)
-    monkeypatch.setattr(writer, "generate", real)
+    monkeypatch.setattr(writer, "generate_part", real)
     assert len(out.read_text().splitlines()) == 4  # two whole batches survived
     with open(out, "ab") as f:  # a torn write of the next batch: one whole line and half of another
         lines = full.splitlines(keepends=True)
@@ -116,7 +117,7 @@ def test_second_writer_waits_for_the_first_and_adds_nothing(model, tokenizer, tm
     """)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     calls = []
-    monkeypatch.setattr(writer, "generate", lambda *a, **kw: calls.append(1) or [])
+    monkeypatch.setattr(writer, "generate_part", lambda *a, **kw: calls.append(1) or [])
     t = time.perf_counter()
     writer.generate_file("hypotheses", "steer", 4, out, model=model, tokenizer=tokenizer, **KW)
     holder.wait()
@@ -151,12 +152,12 @@ _CHILD = textwrap.dedent("""
     from steer_lib.models import load_tokenizer
     tok = load_tokenizer()
     model = add_nonzero_lora(make_tiny_llama(len(tok)))
-    real = writer.generate
+    real = writer.generate_part
     def slow(*a, **kw):
         out = real(*a, **kw)
         time.sleep(float(sys.argv[2]))  # time for the parent to kill us between batches
         return out
-    writer.generate = slow
+    writer.generate_part = slow
     writer.generate_file("hypotheses", "steer", 8, sys.argv[1], model=model, tokenizer=tok, **{kw!r})
 """)
 

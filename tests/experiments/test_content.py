@@ -83,7 +83,7 @@ def test_domain_words_scores_real_texts_with_the_cached_model(iso, monkeypatch, 
     from steer_lib.experiments import experiment
 
     model = make_soft_lora(len(tokenizer))
-    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile, base_model="": (model, tokenizer))
+    monkeypatch.setattr(experiment, "cached_domain_model", lambda task, profile, base_model="": (model, tokenizer))
     table, mean_token, n = content.domain_words("hypotheses", "smoke", n_texts=12, min_share=0.2)
     assert n == 12 and math.isfinite(mean_token)
     assert (table["texts"] >= 3).all() and table["mean_log_ratio"].is_monotonic_decreasing  # 0.2 × 12 → 3 texts
@@ -98,7 +98,7 @@ def test_set_log_ratios_score_each_set_with_the_cached_model(generated, monkeypa
     from steer_lib.experiments import experiment
 
     model = make_soft_lora(len(tokenizer))
-    monkeypatch.setattr(experiment, "_domain_model", lambda task, profile, base_model="": (model, tokenizer))
+    monkeypatch.setattr(experiment, "cached_domain_model", lambda task, profile, base_model="": (model, tokenizer))
     sets, _ = content.content_sets("hypotheses", "smoke")
     df = content.set_log_ratios("hypotheses", "smoke", {**sets, "empty": ["", " "]})
     assert list(df.index) == [*sets, "empty"] and df.loc["empty", "tokens"] == 0

@@ -29,7 +29,7 @@ def fake_notebook(monkeypatch):
         calls.append({**params, "via": "notebook"})
         if params["GAMMA"] == 9.0:
             raise pipeline.PipelineError(f"{notebook} {params} failed")
-        p = sweep._paths(params["TASK"], params["GAMMA"], params["ETA"], params["SEED"], params["PROFILE"],
+        p = sweep.point_paths(params["TASK"], params["GAMMA"], params["ETA"], params["SEED"], params["PROFILE"],
                          params["N_SAMPLES"])
         p["generation"].parent.mkdir(parents=True, exist_ok=True)
         p["generation"].write_text("".join(json.dumps({"text": f"q{i}?"}) + "\n" for i in range(params["N_SAMPLES"])))
@@ -42,7 +42,7 @@ def fake_notebook(monkeypatch):
         out.write_text("{}")
 
     def generate_point(task, gamma, eta, seed, *, profile, n, base_model=""):
-        p = sweep._paths(task, gamma, eta, seed, profile, n, base_model)
+        p = sweep.point_paths(task, gamma, eta, seed, profile, n, base_model)
         execute(sweep.NOTEBOOK, {"PROFILE": profile, "TASK": task, "GAMMA": gamma, "ETA": eta, "SEED": seed,
                                  "N_SAMPLES": n}, p["notebook"])
         p["notebook"].unlink()  # the library form writes no notebook
@@ -123,7 +123,7 @@ def test_records_from_before_the_library_runner_still_load(runs, fake_notebook):
 
 def test_point_with_existing_metrics_is_recorded_without_running(runs, fake_notebook):
     params = {"TASK": "hypotheses", "GAMMA": 0.3, "ETA": 0.3, "SEED": 0, "PROFILE": "smoke", "N_SAMPLES": 2}
-    p = sweep._paths("hypotheses", 0.3, 0.3, 0, "smoke", 2)
+    p = sweep.point_paths("hypotheses", 0.3, 0.3, 0, "smoke", 2)
     pipeline.execute("03_generate.ipynb", params, p["notebook"])  # as notebook 03 in the pipeline would
     rec = sweep.run_point("hypotheses", 0.3, 0.3, 0, profile="smoke", n=2)
     assert rec["status"] == "reused" and len(fake_notebook) == 1
@@ -173,7 +173,7 @@ def test_second_process_waits_for_a_point_in_progress(runs, fake_notebook, tmp_p
     import sys
     import textwrap
 
-    p = sweep._paths("hypotheses", 0.0, 0.0, 0, "smoke", 2)
+    p = sweep.point_paths("hypotheses", 0.0, 0.0, 0, "smoke", 2)
     p["record"].parent.mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import fcntl, sys, time

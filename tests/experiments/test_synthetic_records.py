@@ -23,7 +23,7 @@ def tiny(tmp_path, monkeypatch, tokenizer):
         loads.append(task)
         return model, tokenizer
 
-    monkeypatch.setattr(experiment, "_domain_model", domain_model)
+    monkeypatch.setattr(experiment, "cached_domain_model", domain_model)
     return loads
 
 

@@ -4,7 +4,7 @@ It wraps the kit's batched, KV-cached engine (:mod:`steer_lib.decoding.engine`) 
 names: ``input_ids`` / ``attention_mask`` (left padding allowed), ``negative_prompt_ids`` /
 ``negative_prompt_attention_mask`` (N: one row for every sample, or one row per sample), ``max_new_tokens``,
 ``do_sample``, ``temperature``, ``top_k``, ``top_p``, ``return_dict_in_generate``, ``tokenizer`` and
-``stop_strings``; plus ``steer_gamma`` / ``steer_eta`` (γ, η; both 0.2 by default) and ``steer_base_model``
+``stop_strings``; plus ``steer_gamma`` / ``steer_eta`` (γ, η; unset: the steer preset, 0.2) and ``steer_base_model``
 (P_φ when it is a separate model; by default the PEFT model with its adapter off). Sampling draws from
 torch's global RNG, so ``torch.manual_seed`` fixes the output, as with ``generate``. Returns the sequences
 (prompt + continuation, right-padded with the pad id) or, with ``return_dict_in_generate``, a
@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from steer_lib.decoding import engine
+from steer_lib.decoding.adapters import adapter_of, base_stream
 from steer_lib.decoding.methods import MethodScorer, eos_ids, resolve_params
 
 _UNSUPPORTED = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "assistant_model", "streamer")
@@ -27,42 +28,6 @@ class _Ids:
 
     def decode(self, ids, skip_special_tokens=True):
         return " ".join(map(str, ids))
-
-
-class _AdapterOff(torch.nn.Module):
-    """P_φ for a model with LoRA layers injected: its forward runs with every adapter layer switched off.
-
-    ``PeftModel.generate`` hands the *inner* transformers model to ``custom_generate`` (the PEFT wrapper
-    and its ``disable_adapter()`` are one level up), so the adapter is switched off layer by layer here.
-    """
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-
-    def get_base_model(self):  # engine.kv.cache_kwarg reads the real forward's signature through this
-        return self.inner
-
-    def forward(self, *args, **kwargs):
-        from peft.tuners.tuners_utils import BaseTunerLayer
-
-        layers = [m for m in self.inner.modules() if isinstance(m, BaseTunerLayer)]
-        before = [m.disable_adapters for m in layers]
-        for m in layers:
-            m.enable_adapters(False)
-        try:
-            return self.inner(*args, **kwargs)
-        finally:
-            for m, off in zip(layers, before):
-                m.enable_adapters(not off)
-
-
-def _has_adapter_layers(model) -> bool:
-    try:
-        from peft.tuners.tuners_utils import BaseTunerLayer
-    except ImportError:
-        return False
-    return any(isinstance(m, BaseTunerLayer) for m in model.modules())
 
 
 def _rows(ids: torch.Tensor, mask: torch.Tensor | None) -> list[list[int]]:
@@ -83,7 +48,7 @@ def _pick(value, config, name, default):
 @torch.no_grad()
 def generate(model, input_ids=None, attention_mask=None, negative_prompt_ids=None,
              negative_prompt_attention_mask=None, max_new_tokens=None, do_sample=None, temperature=None, top_k=None,
-             top_p=None, return_dict_in_generate=None, steer_gamma: float = 0.2, steer_eta: float = 0.2,
+             top_p=None, return_dict_in_generate=None, steer_gamma: float | None = None, steer_eta: float | None = None,
              steer_base_model=None, tokenizer=None, stop_strings=None, inputs=None, generation_config=None,
              **kwargs):
     for name in _UNSUPPORTED:
@@ -99,20 +64,19 @@ def generate(model, input_ids=None, attention_mask=None, negative_prompt_ids=Non
     top_p = _pick(top_p, cfg, "top_p", None)
     top_p = None if top_p is None or top_p >= 1 else float(top_p)
     max_new_tokens = int(_pick(max_new_tokens, cfg, "max_new_tokens", 20))
-    p = resolve_params("steer", gamma=float(steer_gamma), eta=float(steer_eta), top_k=1 if not do_sample else top_k,
+    p = resolve_params("steer", gamma=None if steer_gamma is None else float(steer_gamma),
+                       eta=None if steer_eta is None else float(steer_eta), top_k=1 if not do_sample else top_k,
                        top_p=top_p, temperature=temperature)
     prompts = _rows(input_ids, attention_mask)
-    streams = [engine.Stream("ft", model, engine.active_adapter(model) if engine.is_peft(model) else None, prompts)]
+    streams = [engine.Stream("ft", model, adapter_of(model), prompts)]
     if p["gamma"]:
-        if steer_base_model is not None:
-            streams.append(engine.Stream("base", steer_base_model, None, prompts))
-        elif engine.is_peft(model):
-            streams.append(engine.Stream("base", model, "__base__", prompts))
-        elif _has_adapter_layers(model):  # the inner model of a PeftModel: a group of its own, adapter off
-            streams.append(engine.Stream("base", _AdapterOff(model), None, prompts))
-        else:
+        # PeftModel.generate hands the *inner* model here (its PEFT wrapper is one level up): then P_φ is a
+        # PhiView, a group of its own whose forward switches the injected adapter layers off
+        base = base_stream(model, steer_base_model)
+        if base is None:
             raise ValueError("steer_gamma > 0 needs P_φ: a PEFT (LoRA) model, whose adapter off is P_φ, "
                              "or steer_base_model=")
+        streams.append(engine.Stream("base", *base, prompts))
     if p["eta"]:
         if negative_prompt_ids is None:
             raise ValueError("steer_eta > 0 needs negative_prompt_ids (the tokenized negative prompt N)")
