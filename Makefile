@@ -85,11 +85,13 @@ autograde: data
 		--out "$(or $(GRADES_OUT),assignments/grades)" --profile "$(or $(GRADE_PROFILE),smoke)"
 
 # A clean copy of the kit for students (library, student notebooks, data manifest, docs and tests without
-# solutions; a fresh git repository with one commit): make student-repo OUT=DIR [ARCHIVE=FILE.tar.gz]
+# solutions; a fresh git repository with one commit): make student-repo OUT=DIR [ARCHIVE=FILE.tar.gz] [URL=...]
+# URL: the git repository you will push the copy to (its notebooks install it by default; on GitHub each opens
+# with an "Open in Colab" link to itself)
 student-repo: install
-	@test -n "$(OUT)" || { echo "usage: make student-repo OUT=DIR [ARCHIVE=FILE.tar.gz] [FORCE=1]" >&2; exit 2; }
+	@test -n "$(OUT)" || { echo "usage: make student-repo OUT=DIR [ARCHIVE=FILE.tar.gz] [URL=GIT_URL] [FORCE=1]" >&2; exit 2; }
 	$(PYTHON) -m steer_lib assignments student-repo --out "$(OUT)" $(if $(ARCHIVE),--archive "$(ARCHIVE)") \
-		$(if $(FORCE),--force)
+		$(if $(URL),--url "$(URL)") $(if $(FORCE),--force)
 
 # The course as a static HTML site (nbconvert): executed notebooks (runs/quick, else runs/smoke, else unexecuted
 # with a banner) in course order -> site/ ; make site STUDENT=1 -> site-student/ (student versions, no solutions)

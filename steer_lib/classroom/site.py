@@ -9,6 +9,10 @@ a banner that says so. Outputs (plots) are already embedded in the notebooks; im
 embedded too (nbconvert's ``embed_images``), so every page is a single file. The figures the notebooks saved under
 ``figures/<profile>/`` get a page of their own.
 
+Every ``<img>`` carries alt text (:func:`add_alt`): a figure output's own description, recorded in its metadata when
+the notebook ran (:func:`steer_lib.plots.describe_inline_figures`), a saved figure's from its PNG file
+(:func:`steer_lib.plots.saved_description`), and a plain statement that none was recorded where there is none.
+
 The student variant renders the nbgrader student versions of the assignment notebooks (generated from the sources,
 never executed: an executed copy holds the solutions) and the other lessons as above; a page that contains a
 solution or hidden-test marker is an error. The site needs no server: open ``index.html``.
@@ -26,7 +30,7 @@ from typing import Callable
 
 import nbformat
 
-from .. import paths
+from .. import paths, plots
 from ..files import check_output_folder, mark_output_folder, move_into_place, write_json
 from ..runtime import no_log
 from .assignments import AssignmentError, assignment_notebooks, generate
@@ -141,6 +145,46 @@ def mathjax_source() -> Path | None:
     return static if (static / "MathJax.js").is_file() else None
 
 
+NO_ALT = "A figure drawn by the code cell above; no text description was recorded with it."
+NBCONVERT_ALT = "No description has been provided for this image"  # what nbconvert writes where alt is missing
+IMG = re.compile(r"<img\b[^>]*>", re.I)
+_ALT = re.compile(r"""\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_SRC = re.compile(r"""\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def output_alts(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """``{base64 payload: description}`` of the notebook's image outputs that recorded one (``plots.ALT_KEY`` in
+    the output's ``image/png`` / ``image/jpeg`` metadata)."""
+    alts = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            for mime in ("image/png", "image/jpeg"):
+                alt = (out.get("metadata", {}).get(mime) or {}).get(plots.ALT_KEY)
+                if mime in out.get("data", {}) and isinstance(alt, str) and alt.strip():
+                    alts["".join(out["data"][mime].split())] = alt.strip()
+    return alts
+
+
+def add_alt(body: str, alts: dict[str, str], fallback: str = NO_ALT) -> str:
+    """Give every ``<img>`` of ``body`` that has no ``alt`` (or an empty one, or nbconvert's generic
+    :data:`NBCONVERT_ALT`) one: the description recorded for its embedded image in ``alts`` (:func:`output_alts`),
+    else ``fallback``."""
+    def fix(m: re.Match) -> str:
+        tag = m.group(0)
+        alt = _ALT.search(tag)
+        given = next((g for g in alt.groups() if g is not None), "").strip() if alt else ""
+        if given and given != NBCONVERT_ALT:
+            return tag
+        src = _SRC.search(tag)
+        url = next((g for g in src.groups() if g is not None), "") if src else ""
+        payload = "".join(url.partition(",")[2].split()) if url.startswith("data:") else ""  # (base64: no spaces)
+        text = html.escape(alts.get(payload) or fallback, quote=True)
+        tag = _ALT.sub("", tag) if alt else tag
+        return re.sub(r"^<img\b", f'<img alt="{text}"', tag, flags=re.I)
+
+    return IMG.sub(fix, body)
+
+
 def render(nb_path: Path, header_md: str, base: Path, mathjax_url: str | None = MATHJAX_URL) -> str:
     """One notebook as a self-contained HTML page (nbconvert's lab template), ``header_md`` above its first cell.
 
@@ -156,9 +200,24 @@ def render(nb_path: Path, header_md: str, base: Path, mathjax_url: str | None = 
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_md))
     extra = {"mathjax_url": mathjax_url} if mathjax_url else {}  # None: nbconvert's default (its CDN)
     exporter = HTMLExporter(template_name="lab", embed_images=True, **extra)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base),
-                                                                      "name": nb_path.stem}})
-    return body
+    quiet = _DropMessage("Alternative text is missing")  # (nbconvert's warning: add_alt gives every image its own)
+    exporter.log.addFilter(quiet)
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base),
+                                                                          "name": nb_path.stem}})
+    finally:
+        exporter.log.removeFilter(quiet)
+    return add_alt(body, output_alts(nb))
+
+
+class _DropMessage:
+    """A logging filter that drops the records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def filter(self, record) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 HREF = re.compile(r'href="([^"#:?]+)(#[^"]*)?"')
@@ -252,9 +311,11 @@ Each notebook builds on the earlier ones through cached results, never through k
 """
 
 
-def _figures_page(profile: str, files: list[str]) -> str:
-    figs = "\n".join(f'<figure><img src="{f}" alt="{html.escape(Path(f).name)}"><figcaption>{html.escape(f)}'
-                     f"</figcaption></figure>" for f in files)
+def _figures_page(profile: str, files: list[str], alts: dict[str, str] | None = None) -> str:
+    """``alts``: each file's description (:func:`steer_lib.plots.saved_description`); without one, its name."""
+    alts = alts or {}
+    figs = "\n".join(f'<figure><img src="{f}" alt="{html.escape(alts.get(f) or "Figure " + Path(f).stem, quote=True)}">'
+                     f"<figcaption>{html.escape(f)}</figcaption></figure>" for f in files)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>steer-kit: figures</title><style>{CSS}</style></head>
 <body><p><a href="index.html">↑ course index</a></p><h1>Figures ({html.escape(profile)})</h1>
@@ -298,14 +359,15 @@ def build(out: Path | None = None, student: bool = False, notebooks_dir: Path | 
         fig_profile, fig_files = figures(figures_root, profiles)
         fig_page = None
         if fig_files:
-            rels = []
+            rels, alts = [], {}
             for f in fig_files:
                 rel = Path("figures") / fig_profile / f.relative_to(figures_root / fig_profile)
                 (site / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, site / rel)
                 rels.append(rel.as_posix())
+                alts[rel.as_posix()] = plots.saved_description(f) if f.suffix.lower() == ".png" else ""
             fig_page = "figures.html"
-            (site / fig_page).write_text(_figures_page(fig_profile, rels), encoding="utf-8")
+            (site / fig_page).write_text(_figures_page(fig_profile, rels, alts), encoding="utf-8")
         (site / "index.html").write_text(_index(lessons, student, fig_page), encoding="utf-8")
         write_json(site / "site.json",
                    {"student": student, "pages": {v.page: {"notebook": l.stem, "status": v.status, "label": v.label}

@@ -1,7 +1,8 @@
 """The student copy of the kit: the library, the student versions of the notebooks, the data manifest, the docs and
 the tests, without solutions, hidden tests, mark schemes, answer keys or the history that holds them.
 
-    python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz]    (make student-repo OUT=DIR)
+    python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz] [--url URL]
+                                                                      (make student-repo OUT=DIR [URL=...])
 
 The copy is built from the files of the kit's checkout (``git ls-files``: tracked files, plus new files git does not
 ignore, so build products never travel), minus the instructor's material (:data:`INSTRUCTOR_ONLY`): the solution
@@ -11,12 +12,20 @@ teaching guide (it holds the answer key; the copy gets its student edition, :fun
 (:data:`MARKERS`); one found is an error, so a solution added somewhere new fails closed instead of shipping. The
 result is a fresh git repository with a single commit, so no earlier version of any file is in it.
 
+With ``--url`` (the git repository the instructor will push the copy to), the copy's notebooks install that
+repository by default (their install cell's ``STEER_KIT``, :func:`~steer_lib.classroom.install_cell.cell`), and, for a
+GitHub repository, each notebook's first cell opens with an "Open in Colab" link to that notebook in that repository
+(:func:`launch_line`): one click opens it on a hosted runtime and its first cell installs the course's copy. Colab
+opens notebooks from GitHub only, so another host gets the default but no link; without ``--url`` the copy gets
+neither, since a link to a repository that does not exist would be a broken promise.
+
 The library itself stays: it is what the students use, so an exercise that re-implements a library function can be
 compared with the library's code by a student who looks (see docs/teaching.md, "Solutions and the library").
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -47,6 +56,8 @@ GUIDE = "docs/teaching.md"
 # The sections of the teaching guide that students get (docs/teaching.md in the copy, so the README's link to it
 # resolves). An allowlist, not a blocklist: a section added to the guide stays with the instructor until it is
 # named here. Left out: "Assignments" (grading, hidden tests) and "Answer key: the open exercises".
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+_GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 STUDENT_SECTIONS = ("Prerequisites", "Content note: the toxic-comment data", "The notebooks", "A two-week schedule",
                     "Running the notebooks", "Glossary", "Suggested extra exercises")
 
@@ -79,6 +90,58 @@ def student_guide(text: str) -> str:
              "the notebooks, and a glossary. This is the part of the instructor's guide made for students: the "
              "grading details and the answer key of the open exercises stay with your instructor.\n\n")
     return intro + "".join(sections[t] for t in sections if t in STUDENT_SECTIONS)
+
+
+def github_repo(url: str) -> str | None:
+    """``owner/name`` of a GitHub repository URL (https or ssh), else None.
+
+    >>> github_repo("https://github.com/example-course/nlp-lab.git"), github_repo("git@github.com:o/r.git")
+    ('example-course/nlp-lab', 'o/r')
+    >>> github_repo("https://gitlab.example.edu/course/nlp-lab") is None
+    True
+    """
+    m = _GITHUB.match(url.strip())
+    return f"{m.group(1)}/{m.group(2)}" if m else None
+
+
+def clone_url(url: str) -> str:
+    """The URL a hosted runtime clones: a GitHub repository over https (a runtime has no ssh key), else ``url``."""
+    repo = github_repo(url)
+    if repo:
+        return f"https://github.com/{repo}"
+    if not re.match(r"^https?://[^\s\"'<>]+$", url):
+        raise AssignmentError(f"--url {url!r}: give the https URL students can clone (a runtime has no ssh key)")
+    return url
+
+
+def launch_line(url: str, notebook: str, branch: str = "main") -> str | None:
+    """The "Open in Colab" badge of ``notebooks/<notebook>`` in the student copy at ``url``; None where Colab cannot
+    open it (not on GitHub)."""
+    repo = github_repo(url)
+    if repo is None:
+        return None
+    target = f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{notebook}"
+    return f"[![Open In Colab]({COLAB_BADGE})]({target})"
+
+
+def stamp_launch_lines(notebooks: list[Path], url: str) -> int:
+    """Put :func:`launch_line` at the top of each notebook's first markdown cell; returns how many got one."""
+    import nbformat
+
+    stamped = 0
+    for path in notebooks:
+        line = launch_line(url, path.name)
+        if line is None:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+        if first is None:
+            first = nbformat.v4.new_markdown_cell("")
+            nb.cells.insert(0, first)
+        first.source = f"{line}\n\n{first.source}" if first.source else line
+        nbformat.write(nb, path)
+        stamped += 1
+    return stamped
 
 
 def source_files(root: Path) -> list[str]:
@@ -123,9 +186,12 @@ def _source_commit(root: Path) -> tuple[str, str]:
 
 
 def build(out: Path, root: Path | None = None, archive: Path | None = None, force: bool = False,
-          log: Callable[[str], None] = no_log) -> Path:
+          log: Callable[[str], None] = no_log, url: str | None = None) -> Path:
     """Write the student copy to ``out`` (a new git repository, one commit); optionally also ``archive``
-    (a ``.tar.gz`` with a top folder ``steer-kit/``, what the install cell's ``STEER_KIT_ARCHIVE`` takes).
+    (a ``.tar.gz`` with a top folder ``steer-kit/``, one of what the install cell's ``STEER_KIT`` takes).
+
+    ``url``: the git repository the copy will be pushed to (its ``main`` branch): the notebooks install it by
+    default and, on GitHub, open with an "Open in Colab" link (see the module's docstring).
 
     ``out`` must not exist, or be empty, unless ``force`` (then it is replaced). Returns ``out``.
     """
@@ -135,6 +201,7 @@ def build(out: Path, root: Path | None = None, archive: Path | None = None, forc
         raise AssignmentError(f"--out {out} is inside the kit's checkout: choose a folder outside it")
     if out.exists() and any(out.iterdir()) and not force:
         raise AssignmentError(f"{out} exists and is not empty (use --force to replace it)")
+    kit_url = clone_url(url) if url else None
     commit, date = _source_commit(root)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".steer-student-", dir=out.parent) as tmp:
@@ -152,9 +219,14 @@ def build(out: Path, root: Path | None = None, archive: Path | None = None, forc
         for nb in sorted(nb_dir.glob("[0-9][0-9]_*.ipynb")):
             shutil.copyfile(students.get(nb.stem, nb), copy / "notebooks" / nb.name)
         # the one install cell, whatever the sources hold (a notebook not yet synced never ships an old one)
-        install_cell.sync(sorted((copy / "notebooks").glob("*.ipynb")))
+        shipped = sorted((copy / "notebooks").glob("*.ipynb"))
+        install_cell.sync(shipped, kit_url=kit_url)
         log(f"notebooks: student versions of {', '.join(sorted(students))}; the others as they are")
-        (copy / STUDENT_MARKER).write_text(_student_readme(commit, sorted(students)), encoding="utf-8")
+        if kit_url:
+            n = stamp_launch_lines(shipped, kit_url)
+            log(f"notebooks install {kit_url} by default; " + (f"{n} open with an 'Open in Colab' link" if n else
+                "no 'Open in Colab' link (Colab opens notebooks from GitHub only)"))
+        (copy / STUDENT_MARKER).write_text(_student_readme(commit, sorted(students), kit_url), encoding="utf-8")
         guide = root / GUIDE
         if guide.exists():
             (copy / GUIDE).parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +254,14 @@ def build(out: Path, root: Path | None = None, archive: Path | None = None, forc
     return out
 
 
-def _student_readme(commit: str, assignments: list[str]) -> str:
+def _student_readme(commit: str, assignments: list[str], kit_url: str | None = None) -> str:
+    hosted = ("on a hosted runtime (Colab, Kaggle, ...) through the notebooks' first cell, with the copy your "
+              "instructor names (set `STEER_KIT` as that cell says)")
+    if kit_url:
+        hosted = (f"on a hosted runtime (Colab, Kaggle, ...) through the notebooks' first cell, which installs this "
+                  f"copy ({kit_url}) by itself")
+        if github_repo(kit_url):
+            hosted += ": open a notebook with the \"Open in Colab\" link at its top, and run it"
     return f"""# steer-kit: the student copy
 
 This is a copy of steer-kit made for a course by `make student-repo` (from commit `{commit[:12]}` of the kit).
@@ -194,9 +273,7 @@ Left out of this copy: the solution notebooks, the hidden tests, the grading too
 assignments` is not available here), the instructor's parts of the course guide (`docs/teaching.md` here is the
 student edition: prerequisites, schedule, how to run the notebooks, glossary) and the kit's history.
 
-Install it as the README says (`make data`, then `jupyter lab notebooks/`), or on a hosted runtime (Colab,
-Kaggle, ...) through the notebooks' first cell, with the source your instructor gives you (`STEER_KIT_ARCHIVE`,
-`STEER_KIT_WHEEL` or `STEER_KIT_REPO`). `make test` runs the notebooks too, so it passes only once the
-exercises are solved.
+Install it as the README says (`make data`, then `jupyter lab notebooks/`), or {hosted}. `make test` runs the
+notebooks too, so it passes only once the exercises are solved.
 """
 

@@ -4,7 +4,7 @@
     python -m steer_lib assignments validate notebooks/02_steer_step_by_step.ipynb
     python -m steer_lib assignments autograde --submissions DIR --out DIR [--profile smoke]
     python -m steer_lib assignments install-cell [NOTEBOOK ...] [--check]
-    python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz] [--force]
+    python -m steer_lib assignments student-repo --out DIR [--archive FILE.tar.gz] [--url GIT_URL] [--force]
 
 The work is :mod:`steer_lib.classroom`.
 """
@@ -45,7 +45,9 @@ def cli(argv: list[str] | None = None) -> int:
     c.add_argument("--check", action="store_true", help="only report the notebooks that differ (exit 1 if any)")
     r = sub.add_parser("student-repo", help="a clean copy of the kit for students: one commit, no solutions")
     r.add_argument("--out", type=Path, required=True, help="a new (or empty) folder outside the checkout")
-    r.add_argument("--archive", type=Path, help="also write this .tar.gz (for the install cell's STEER_KIT_ARCHIVE)")
+    r.add_argument("--archive", type=Path, help="also write this .tar.gz (a source for the install cell's STEER_KIT)")
+    r.add_argument("--url", help="the git repository you will push the copy to: its notebooks install it by default "
+                                 "and, on GitHub, open with an 'Open in Colab' link to themselves")
     r.add_argument("--force", action="store_true", help="replace --out if it exists")
     for p in (v, a):
         p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
@@ -58,7 +60,7 @@ def cli(argv: list[str] | None = None) -> int:
         elif args.cmd == "student-repo":
             from ..classroom.student_repo import build
 
-            build(args.out, archive=args.archive, force=args.force, log=print)
+            build(args.out, archive=args.archive, force=args.force, log=print, url=args.url)
         elif args.cmd == "install-cell":
             from ..classroom.install_cell import sync
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .. import paths
+from .. import paths, plots
 from ..config import Config
 from ..files import sha256_file as _sha256
 
@@ -406,8 +406,8 @@ def plot(summary: dict[str, Any], save: bool = False, metrics: tuple[str, ...] =
     if save:
         out = figure_file(summary["task"], summary["config"].get("base_model", ""))
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=130)
-        fig.savefig(out.with_suffix(".pdf"))
+        fig.savefig(out, dpi=130, metadata=plots.file_metadata(fig, out.suffix))  # (with its description)
+        fig.savefig(out.with_suffix(".pdf"), metadata=plots.file_metadata(fig, "pdf"))
     return fig
 
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import models, paths
+from .. import models, paths, plots
 from ..config import check_profile
 from ..files import write_json
 from ..data.tasks import Task, get_task
@@ -305,5 +305,5 @@ def _save_figure(record: dict[str, Any], profile: str, task: str, base_model: st
     fig = Figure(figsize=(6, 3.6))
     plot_loss(record, ax=fig.subplots())
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"01_finetune_loss_{task}.{ext}", dpi=150)  # the name notebook 01 saves under
+    for ext in ("png", "pdf"):  # (the name notebook 01 saves under; with the figure's description, as plots.savefig)
+        fig.savefig(out / f"01_finetune_loss_{task}.{ext}", dpi=150, metadata=plots.file_metadata(fig, ext))

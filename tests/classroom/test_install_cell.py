@@ -1,5 +1,6 @@
-"""The hosted-runtime install cell: one source in every notebook, a no-op where the kit is importable, a clear stop
-with no source set, and never a default repository address anywhere (notebooks, docs, tests)."""
+"""The hosted-runtime install cell: one source in every notebook, short enough to read at a glance, a no-op where the
+kit is importable, a clear stop with no source set, and never a default repository address anywhere (notebooks, docs,
+tests); the installer it runs (steer_lib/install_kit.py) keeps every step the long cell had."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,9 +16,11 @@ import nbformat
 import pytest
 
 from steer_lib.classroom import install_cell
-from steer_lib.classroom.install_cell import INSTALL_CELL, SOURCES, STUDENT_MARKER, TAG
+from steer_lib.classroom.install_cell import INSTALL_CELL, SOURCE, SOURCES, STUDENT_MARKER, TAG
 
 ROOT = Path(__file__).resolve().parents[2]
+INSTALLER = ROOT / "steer_lib" / "install_kit.py"
+COURSE = "https://github.com/example-course/nlp-lab"  # (a made-up course repository)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -39,7 +42,7 @@ def test_every_notebook_carries_the_one_install_cell(path):
 def test_sync_writes_the_cell_and_then_finds_nothing_to_do(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# t"),
-                nbformat.v4.new_code_cell('import os\nrepo = os.environ.get("STEER_KIT_REPO")'),
+                nbformat.v4.new_code_cell('import os\nrepo = os.environ.get("STEER_KIT_REPO")'),  # an older kit's cell
                 nbformat.v4.new_code_cell("x = 1")]
     path = tmp_path / "00_t.ipynb"
     nbformat.write(nb, path)
@@ -57,7 +60,8 @@ def test_sync_writes_the_cell_and_then_finds_nothing_to_do(tmp_path):
 def test_no_default_repository_address_anywhere():
     """No notebook, doc or test names a default address for the kit (one the project does not control)."""
     owner = "steer-kit" + "/steer-kit"  # (built from parts so this file does not name it either)
-    default = re.compile(r"environ\.get\(\s*['\"]STEER_KIT_\w+['\"]\s*,\s*['\"][^'\"]+['\"]")
+    default = re.compile(r"environ\.get\(\s*['\"]STEER_KIT\w*['\"]\s*,\s*['\"][^'\"]+['\"]|STEER_KIT\w*['\"]\s*,"
+                         r"\s*['\"]['\"]\s*\)(?:\.strip\(\))?\s*or\s*['\"]")
     # any URL of a repository or archive of the kit must be a placeholder on a reserved example domain (RFC 2606)
     kit_url = re.compile(r"(?:https?|git|ssh)://[^\s\"'<>)]*steer[-_]?kit[^\s\"'<>)]*|git@[\w.-]+:[^\s\"']*steer[-_]?kit",
                          re.I)
@@ -78,6 +82,32 @@ def test_no_default_repository_address_anywhere():
     assert kit_url.findall(f"git clone {real}") == [real] and not example.match(real), "it finds a real address"
     assert example.match("https://git.example.edu/course/steer-kit-student.git")
     assert not default.search(INSTALL_CELL) and "github.com" not in INSTALL_CELL
+    # only a student copy made with `student-repo --url` gets a default: the course's own repository
+    assert default.search(install_cell.cell(COURSE)) and COURSE in install_cell.cell(COURSE)
+
+
+def test_the_cell_reads_at_a_glance():
+    """Issue #26: the old cell was about sixty lines of install logic at the top of every notebook; the logic now
+    lives in steer_lib/install_kit.py, and the cell only fetches the copy and runs that file."""
+    lines = INSTALL_CELL.splitlines()
+    assert len(lines) <= 22 and max(map(len, lines)) <= 120
+    assert sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#")) <= 16
+    assert 'os.environ["STEER_KIT"]' in INSTALL_CELL and "install_kit.py" in INSTALL_CELL
+    compile(install_cell.cell(COURSE), "<stamped cell>", "exec")
+    for bad in ('https://x/"; import os', "https://x/\nimport os", " https://x/"):
+        with pytest.raises(ValueError):
+            install_cell.cell(bad)
+
+
+def test_the_installer_needs_only_the_standard_library():
+    """It runs before anything of the kit is installed (and is never imported by the kit's own stages)."""
+    import ast
+
+    tree = ast.parse(INSTALLER.read_text(encoding="utf-8"))
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert names - {"__future__"} <= set(sys.stdlib_module_names), names - set(sys.stdlib_module_names)
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level], "no relative import"
 
 
 # ---------------------------------------------------------------- running the cell (pip, git, downloads faked)
@@ -89,46 +119,49 @@ def runtime(monkeypatch, tmp_path):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "steer_lib" else real(name, *a))
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append((list(cmd), kw)))
     monkeypatch.setattr(sys, "path", list(sys.path))
-    for k in SOURCES:
+    for k in (*SOURCES, "STEER_KIT_WHEEL", "STEER_KIT_ARCHIVE", "STEER_KIT_REPO"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.chdir(tmp_path)
     return calls
 
 
-def _run_cell():
-    exec(compile(INSTALL_CELL, "<install cell>", "exec"), {"__name__": "__main__"})
+def _run_cell(text: str = INSTALL_CELL):
+    exec(compile(text, "<install cell>", "exec"), {"__name__": "__main__"})
 
 
-def _pyproject(folder: Path) -> None:
-    folder.mkdir(parents=True)
+def _kit(folder: Path) -> None:
+    """A minimal copy of the kit: its pyproject.toml and the real installer."""
+    (folder / "steer_lib").mkdir(parents=True)
     (folder / "pyproject.toml").write_text('[project]\nname = "steer-kit"\ndependencies = ["torch>=2", "numpy>=2"]\n'
                                            '[project.optional-dependencies]\ngpu = ["bitsandbytes>=0.45"]\n')
+    shutil.copyfile(INSTALLER, folder / "steer_lib" / "install_kit.py")
 
 
 def test_the_cell_does_nothing_where_the_kit_is_importable(monkeypatch):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
-    for k in SOURCES:
-        monkeypatch.delenv(k, raising=False)
+    monkeypatch.delenv(SOURCE, raising=False)
+    _run_cell()
+    monkeypatch.setenv(SOURCE, COURSE)
     _run_cell()
     assert calls == []
 
 
-def test_with_no_source_set_the_cell_stops_and_says_how_to_install(runtime):
+def test_with_no_source_set_the_cell_stops_and_says_how_to_install(runtime, tmp_path):
     with pytest.raises(RuntimeError) as e:
         _run_cell()
     msg = str(e.value)
-    assert all(k in msg for k in SOURCES) and "instructor" in msg
-    assert runtime == [], "nothing cloned, downloaded or installed"
+    assert SOURCE in msg and "instructor" in msg
+    assert runtime == [] and list(tmp_path.iterdir()) == [], "nothing cloned, downloaded or installed"
 
 
 def test_an_archive_of_the_student_copy_is_unpacked_and_installed(runtime, tmp_path, monkeypatch, capsys):
     kit = tmp_path / "src" / "steer-kit"
-    _pyproject(kit)
+    _kit(kit)
     (kit / STUDENT_MARKER).write_text("student copy")
     with tarfile.open(tmp_path / "course.tar.gz", "w:gz") as tar:
         tar.add(kit, arcname="steer-kit")
-    monkeypatch.setenv("STEER_KIT_ARCHIVE", str(tmp_path / "course.tar.gz"))
+    monkeypatch.setenv(SOURCE, str(tmp_path / "course.tar.gz"))
     _run_cell()
     cmds = [c for c, _ in runtime]
     assert (tmp_path / "steer-kit" / "pyproject.toml").exists() and not (tmp_path / "steer-kit.unpacked").exists()
@@ -136,12 +169,33 @@ def test_an_archive_of_the_student_copy_is_unpacked_and_installed(runtime, tmp_p
     assert cmds[0][-1] == "numpy>=2" and not any(d.startswith("torch") for d in cmds[0][5:]), "the runtime's torch stays"
     assert cmds[1][-2:] == ["-e", "steer-kit"] and "--no-deps" in cmds[1]
     assert cmds[2][-2:] == ["data", "fetch"] and runtime[2][1]["cwd"] == "steer-kit"
-    assert "not a student copy" not in capsys.readouterr().out
+    assert sys.path[0] == str(tmp_path / "steer-kit"), "importable in this kernel, before a restart"
+    out = capsys.readouterr().out
+    assert "not a student copy" not in out and "Installed." in out
+
+
+def test_an_archive_at_a_url_is_downloaded_once_whatever_its_top_folder(runtime, tmp_path, monkeypatch):
+    """A .zip from a course site (e.g. a forge's "download" link: one top folder named after the repository)."""
+    _kit(tmp_path / "src" / "nlp-lab-main")
+    shutil.make_archive(str(tmp_path / "served"), "zip", tmp_path / "src")
+    fetched = []
+
+    def urlretrieve(url, filename):
+        fetched.append((url, filename))
+        shutil.copyfile(tmp_path / "served.zip", filename)
+        return filename, None
+
+    monkeypatch.setattr("urllib.request.urlretrieve", urlretrieve)
+    monkeypatch.setenv(SOURCE, "https://course.example.edu/files/nlp-lab.zip?download=1")
+    _run_cell()
+    assert fetched == [("https://course.example.edu/files/nlp-lab.zip?download=1", "nlp-lab.zip")]
+    assert (tmp_path / "steer-kit" / "steer_lib" / "install_kit.py").exists()
+    assert [c for c, _ in runtime][1][-2:] == ["-e", "steer-kit"]
 
 
 def test_a_repository_url_is_cloned_only_when_the_instructor_sets_it(runtime, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("STEER_KIT_REPO", "https://git.example.edu/course/steer-kit-student.git")
-    _pyproject(tmp_path / "steer-kit")  # (the fake `git clone` does nothing: the folder is already there)
+    monkeypatch.setenv(SOURCE, "https://git.example.edu/course/steer-kit-student.git")
+    _kit(tmp_path / "steer-kit")  # (the fake `git clone` does nothing: the folder is already there)
     _run_cell()
     cmds = [c for c, _ in runtime]
     assert not any(c[0] == "git" for c in cmds), "an existing steer-kit/ folder is reused"
@@ -149,22 +203,32 @@ def test_a_repository_url_is_cloned_only_when_the_instructor_sets_it(runtime, tm
     assert "not a student copy" in capsys.readouterr().out, "a copy without the student marker is flagged"
     runtime.clear()
     shutil.rmtree(tmp_path / "steer-kit")
-    with pytest.raises(FileNotFoundError):  # the fake clone wrote nothing, but it was asked for that URL
+    with pytest.raises(RuntimeError, match="not a copy of the kit"):  # the fake clone wrote nothing
         _run_cell()
-    assert runtime[0][0][:4] == ["git", "clone", "--depth", "1"]
-    assert runtime[0][0][4] == "https://git.example.edu/course/steer-kit-student.git"
+    assert runtime == [(["git", "clone", "--depth", "1", "https://git.example.edu/course/steer-kit-student.git",
+                         "steer-kit"], {"check": True})]
+
+
+def test_a_student_copy_made_with_its_url_installs_itself_with_nothing_set(runtime, tmp_path):
+    """The cell `student-repo --url` writes: opened from that repository (Colab), it clones the course's copy."""
+    with pytest.raises(RuntimeError, match="not a copy of the kit"):  # (the fake clone wrote nothing)
+        _run_cell(install_cell.cell(COURSE))
+    assert runtime[0][0] == ["git", "clone", "--depth", "1", COURSE, "steer-kit"]
 
 
 def test_a_wheel_is_installed_with_its_requirements_but_not_torch(runtime, tmp_path, monkeypatch):
-    wheel = tmp_path / "steer_kit-0.1.0-py3-none-any.whl"
+    wheel = tmp_path / "dist" / "steer_kit-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr("steer_kit-0.1.0.dist-info/METADATA",
                    "Metadata-Version: 2.1\nName: steer-kit\nRequires-Dist: torch>=2.13.0\nRequires-Dist: numpy>=2.4\n"
                    'Requires-Dist: pytest>=9; extra == "dev"\nRequires-Dist: bitsandbytes>=0.45; extra == "gpu"\n')
-    monkeypatch.setenv("STEER_KIT_WHEEL", str(wheel))
+        z.write(INSTALLER, "steer_lib/install_kit.py")
+    monkeypatch.setenv(SOURCE, str(wheel))
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None)
     _run_cell()
     cmds = [c for c, _ in runtime]
     assert cmds[0][5:] == ["numpy>=2.4", "bitsandbytes>=0.45"]
-    assert cmds[1][-1] == str(wheel) and "--no-deps" in cmds[1]
+    assert cmds[1][-1] == str(wheel) and "--no-deps" in cmds[1] and "-e" not in cmds[1]
     assert runtime[2][1]["cwd"] == "."
+    assert not (tmp_path / "steer-kit").exists(), "the unpacked wheel is removed once installed"

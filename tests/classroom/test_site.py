@@ -1,6 +1,6 @@
-"""`make site`: every page exists, every image and internal link resolves, pages come in course order, executed
-copies are preferred (quick, then smoke, else the committed notebook under a banner), and the student variant
-shows no solution."""
+"""`make site`: every page exists, every image and internal link resolves, every image has alt text, pages come in
+course order, executed copies are preferred (quick, then smoke, else the committed notebook under a banner), and the
+student variant shows no solution."""
 from __future__ import annotations
 
 import base64
@@ -15,6 +15,7 @@ import pytest
 from steer_lib.classroom import site
 from steer_lib.classroom.install_cell import INSTALL_CELL, TAG
 
+ALT = 'Heatmap of γ × η: 3-grams from 0.7 to 0.86 & "MAUVE"'  # (characters that need escaping in an attribute)
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 SOLUTION = {"grade": False, "grade_id": "double", "locked": False, "schema_version": 3, "solution": True,
             "task": False}
@@ -61,24 +62,32 @@ def course(tmp_path):
     for name, cells in (("00_intro", intro), ("01_toy", toy), ("02_more", more)):
         nbformat.write(_nb(cells), nbs / f"{name}.ipynb")
     # executed copies: 00 only at smoke (with a plot), 01 at quick for two tasks (and at smoke: not used)
-    plot = nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(PNG).decode()})
+    # (one plot recorded its description when it ran, as plots.use_style() makes figures do; one did not)
+    described = nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(PNG).decode()},
+                                       metadata={"image/png": {"alt": ALT}})
+    plot = nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(PNG[:-1] + b"\0").decode()})
     text = nbformat.v4.new_output("stream", name="stdout", text="hi\n")
     (runs / "smoke" / "executed").mkdir(parents=True)
     (runs / "quick" / "executed").mkdir(parents=True)
-    nbformat.write(_nb([intro[0], intro[1], ("code", "print('hi')", {}, [text, plot])]),
+    nbformat.write(_nb([intro[0], intro[1], ("code", "print('hi')", {}, [text, described, plot])]),
                    runs / "smoke" / "executed" / "00_intro.ipynb")
     for task in ("alpha", "beta"):
         nbformat.write(_nb(toy), runs / "quick" / "executed" / f"01_toy__{task}.ipynb")
     nbformat.write(_nb(toy), runs / "smoke" / "executed" / "01_toy.ipynb")
     (figs / "smoke").mkdir(parents=True)
-    (figs / "smoke" / "heatmap.png").write_bytes(PNG)
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Description", ALT)  # what plots.savefig stores
+    Image.new("RGB", (2, 2)).save(figs / "smoke" / "heatmap.png", pnginfo=info)
+    (figs / "smoke" / "other.png").write_bytes(PNG)  # a figure saved without a description
     return {"notebooks_dir": nbs, "runs": runs, "figures_root": figs}
 
 
 class _Refs(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.imgs, self.links, self.scripts = [], [], []
+        self.imgs, self.links, self.scripts, self.alts = [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -86,6 +95,7 @@ class _Refs(HTMLParser):
             self.scripts.append(a["src"])
         elif tag == "img":
             self.imgs.append(a.get("src", ""))
+            self.alts.append(a.get("alt"))
         elif tag == "a" and a.get("href"):
             self.links.append(a["href"])
 
@@ -103,6 +113,7 @@ def _check_pages(out: Path) -> dict:
         assert (out / page).is_file(), f"{page} is missing"
         refs = _Refs()
         refs.feed((out / page).read_text(encoding="utf-8"))
+        assert all(alt and alt.strip() for alt in refs.alts), f"{page}: an <img> without alt text"
         for src in refs.imgs:
             assert src, f"{page}: an <img> without src"
             n_imgs += 1
@@ -136,7 +147,13 @@ def test_the_site_renders_every_notebook_in_course_order(course, tmp_path):
     assert 'href="figures.html"' in text and (out / "figures" / "smoke" / "heatmap.png").is_file()
     intro = (out / "00_intro.html").read_text()
     assert "Executed at <code>PROFILE=smoke</code>" in intro
-    assert intro.count("data:image/png") >= 2, "the output plot and the markdown image are embedded"
+    assert intro.count("data:image/png") >= 3, "the output plots and the markdown image are embedded"
+    refs = _Refs()
+    refs.feed(intro)
+    assert sorted(refs.alts) == sorted(["dot", ALT, site.NO_ALT]), "markdown's own alt; the recorded one; a plain note"
+    figs = _Refs()
+    figs.feed((out / "figures.html").read_text(encoding="utf-8"))
+    assert sorted(figs.alts) == sorted([ALT, "Figure other"]), "a saved figure's description, read from its PNG"
     assert "Not executed" in (out / "02_more.html").read_text()
     assert "find_spec" not in _text(out / "00_intro.html") and "left out of this page" in _text(out / "00_intro.html")
     assert checked["n_imgs"] >= 3
@@ -161,6 +178,16 @@ def test_the_student_site_shows_no_solution(course, tmp_path):
     toy = _text(out / "01_toy.html")
     assert "NotImplementedError" in toy and "Exercise version" in toy and "assert double(2) == 4" in toy
     assert "Why double?" in toy and "YOUR ANSWER HERE" in toy, "the open question stays, its rubric and answer go"
+
+
+def test_add_alt_fills_only_missing_or_empty_alt_text():
+    body = ('<p><img src="data:image/png;base64,QUJD\nREVG"> <IMG alt="" src="x.png"/> <img alt=\'kept\' src="y.png">'
+            f'<img src="data:image/png;base64,WFla" alt="  "><img alt="{site.NBCONVERT_ALT}" src="z.png"></p>')
+    out = site.add_alt(body, {"QUJDREVG": "a <b> & c"}, fallback="none recorded")
+    refs = _Refs()
+    refs.feed(out)
+    assert refs.alts == ["a <b> & c", "none recorded", "kept", "none recorded", "none recorded"]
+    assert out.count("alt=") == 5 and "&lt;b&gt; &amp; c" in out
 
 
 def test_a_folder_the_kit_did_not_write_is_refused_without_force(course, tmp_path):

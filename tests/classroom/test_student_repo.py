@@ -17,6 +17,8 @@ from steer_lib.classroom.install_cell import STUDENT_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
+COURSE = "https://github.com/example-course/nlp-lab"  # (a made-up course repository: the copy is built with --url)
+COLAB = "https://colab.research.google.com/github/"
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -26,7 +28,7 @@ def _git(repo: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("student")
-    out = student_repo.build(tmp / "steer-kit-student", archive=tmp / "student.tar.gz")
+    out = student_repo.build(tmp / "steer-kit-student", archive=tmp / "student.tar.gz", url=COURSE + ".git")
     return out, tmp / "student.tar.gz"
 
 
@@ -115,8 +117,51 @@ def test_one_commit_and_no_other_object_holds_a_solution(copy):
 
 
 def test_every_student_notebook_has_the_one_install_cell(copy):
+    """The copy was made with --url: its install cells default to the course's repository (https, no .git)."""
     out, _ = copy
-    assert install_cell.sync(sorted((out / "notebooks").glob("*.ipynb")), check=True) == []
+    assert install_cell.sync(sorted((out / "notebooks").glob("*.ipynb")), check=True, kit_url=COURSE) == []
+
+
+def test_every_student_notebook_opens_with_an_open_in_colab_link_to_itself(copy):
+    out, _ = copy
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        first = next(c for c in cells if c.cell_type == "markdown")
+        badge = f"[![Open In Colab]({student_repo.COLAB_BADGE})]({COLAB}example-course/nlp-lab/blob/main/notebooks/{path.name})"
+        assert first.source.startswith(badge + "\n\n# "), f"{path.name}: {first.source[:200]!r}"
+        assert "\n".join(c.source for c in cells).count(COLAB) == 1, f"{path.name}: one link, to itself"
+    assert COURSE in (out / STUDENT_MARKER).read_text(encoding="utf-8")
+
+
+def test_the_kit_s_own_notebooks_have_no_launch_link_and_no_default_source():
+    """Without the course's URL there is nothing a link could honestly point to: only the student copy, made with
+    --url, gets one."""
+    for path in sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb")):
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        assert "colab.research.google.com" not in text and "open in colab" not in text.lower(), path.name
+
+
+def test_launch_lines_only_for_github_and_clone_urls_a_runtime_can_use(tmp_path):
+    assert student_repo.launch_line("git@github.com:o/r.git", "00_a.ipynb") == (
+        f"[![Open In Colab]({student_repo.COLAB_BADGE})]({COLAB}o/r/blob/main/notebooks/00_a.ipynb)")
+    assert student_repo.launch_line("https://gitlab.example.edu/course/lab.git", "00_a.ipynb") is None
+    assert student_repo.clone_url("git@github.com:o/r.git") == "https://github.com/o/r"
+    assert student_repo.clone_url("https://github.com/o/r/") == "https://github.com/o/r"
+    assert student_repo.clone_url("https://gitlab.example.edu/course/lab.git") == "https://gitlab.example.edu/course/lab.git"
+    for bad in ("git@gitlab.example.edu:course/lab.git", 'https://x.example.edu/a"b', "file:///srv/lab"):
+        with pytest.raises(AssignmentError, match="https URL"):
+            student_repo.clone_url(bad)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("# 00 · A")]
+    for name in ("00_a.ipynb", "01_b.ipynb"):
+        nbformat.write(nb, tmp_path / name)
+    paths = sorted(tmp_path.glob("*.ipynb"))
+    assert student_repo.stamp_launch_lines(paths, "https://gitlab.example.edu/course/lab") == 0
+    assert nbformat.read(paths[0], as_version=4).cells[1].source == "# 00 · A", "no link where Colab cannot open it"
+    assert student_repo.stamp_launch_lines(paths, "https://github.com/o/r") == 2
+    cells = nbformat.read(paths[1], as_version=4).cells
+    assert cells[0].source == "x = 1" and cells[1].source == (
+        f"[![Open In Colab]({student_repo.COLAB_BADGE})]({COLAB}o/r/blob/main/notebooks/01_b.ipynb)\n\n# 00 · A")
 
 
 def test_what_the_copy_contains_and_leaves_out(copy):
