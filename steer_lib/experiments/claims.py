@@ -871,8 +871,8 @@ def read_findings(path: str | Path) -> tuple[dict, list[Row]]:
 
 def study_section(base: str = "", *, reps: int | None = None, log: Callable[[str], None] = print) -> list[Row] | None:
     """The claims on the ``study``'s sets at P_θ's final checkpoint, per task (the earlier checkpoints hold the γ
-    curves only: :mod:`steer_lib.experiments.study`); else the recorded run's rows (``docs/findings_study.json``,
-    embedded model only); ``None`` (and a line saying so) when neither exists."""
+    curves only: :mod:`steer_lib.experiments.study`); else the recorded runs' rows (``docs/findings_study*.json``,
+    one file per task, embedded model only); ``None`` (and a line saying so) when neither exists."""
     root = paths.runs_dir() / paths.scope("study", base) / "generations"
     rows = []
     for task_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
@@ -882,10 +882,12 @@ def study_section(base: str = "", *, reps: int | None = None, log: Callable[[str
                                                      f"{steps[-1].name}"), reps=reps, log=log)
     if rows:
         return rows
-    recorded = paths.root() / "docs" / "findings_study.json"
-    if not base and recorded.is_file():
-        header, rows = read_findings(recorded)
-        log(f"The study's claims as recorded ({recorded.name}: {header['date']}, {header['machine']}).")
+    recorded = sorted((paths.root() / "docs").glob("findings_study*.json"))  # one record per task the study ran
+    if not base and recorded:
+        for path in recorded:
+            header, task_rows = read_findings(path)
+            log(f"The study's claims as recorded ({path.name}: {header['date']}, {header['machine']}).")
+            rows += task_rows
         return rows
     log(f"The study has not been run: no generations under {root} (`make study` runs it).")
     return None

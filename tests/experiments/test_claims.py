@@ -195,3 +195,20 @@ def test_authors_json_end_to_end(capsys):
     top_k = [r for r in rows if r["claim"] == "C2" and r["b"] in ("top_k", "top-k (their 'contrastive')")]
     assert len(top_k) == 3 and {r["settings_b"] for r in top_k} == {2}  # their two top-k files: one family, tuned
     assert all(r["verdict"] in cl.VERDICTS for r in rows)
+
+
+def test_study_section_falls_back_to_every_recorded_task(iso):
+    """No study run here: 08 reads one recorded file per task the study ran (docs/findings_study*.json)."""
+    from pathlib import Path
+
+    real = Path(__file__).resolve().parents[2] / "docs" / "findings_study.json"
+    blob = json.loads(real.read_text())
+    (iso / "docs").mkdir()
+    (iso / "docs" / "findings_study.json").write_text(json.dumps(blob))
+    other = dict(blob, rows=[dict(r, task="commonsense") for r in blob["rows"][:3]])
+    (iso / "docs" / "findings_study_commonsense.json").write_text(json.dumps(other))
+    lines = []
+    rows = cl.study_section(reps=2, log=lines.append)
+    assert [r.task for r in rows] == ["hypotheses"] * len(blob["rows"]) + ["commonsense"] * 3
+    assert len(lines) == 2 and all("as recorded" in line for line in lines)
+    assert cl.study_section("some/other-model", reps=2, log=lines.append) is None  # records are the embedded model's
