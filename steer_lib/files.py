@@ -27,9 +27,23 @@ def jsonable(obj):
     return obj
 
 
+def temp_beside(target: Path, prefix: str = ".tmp-", suffix: str = "") -> tuple[int, str]:
+    """A temp file in ``target``'s folder, for an atomic ``os.replace`` onto ``target``: ``(fd, path)``.
+
+    ``tempfile.mkstemp`` creates it readable by its owner only (0600), and the replace would hand that mode to the
+    finished file; it gets the mode any new file gets here instead (0666 less the umask), so a record, a cached
+    embedding or a fetched data file is as readable as the user's other files.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)

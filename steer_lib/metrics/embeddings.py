@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import paths
+from ..files import temp_beside
 from ..models import DEFAULT_EMBEDDER, LOCAL_PREFIX, local_identity
 
 
@@ -138,7 +138,7 @@ class Embedder:
     def _write(self, key: str, vec: np.ndarray) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=target.parent)
+        fd, tmp = temp_beside(target, suffix=".npy")
         try:
             vec = np.ascontiguousarray(vec, dtype=np.float32)
             with os.fdopen(fd, "wb") as f:
