@@ -32,6 +32,7 @@ import json
 import math
 import platform
 import time
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -256,8 +257,12 @@ def score(task: str, generation: Path, cfg: StudyConfig) -> dict[str, Any]:
         cached = json.loads(out.read_text())
         if cached.get("generations_sha256") == sha:
             return cached
+    from ..metrics.text import MetricWarning
+
     texts = [r["text"] for r in read_jsonl(generation)][: cfg.n_samples]
-    result = evaluate(texts, real_reference(task), task=task, seed=cfg.seed)
+    with warnings.catch_warnings():  # the same caveat for every set (n = 150 < 1000 for MAUVE): say it once, not 25×
+        warnings.simplefilter("once", MetricWarning)
+        result = evaluate(texts, real_reference(task), task=task, seed=cfg.seed)
     result = {"generations": str(generation.relative_to(study_dir(cfg.base_model))), "generations_sha256": sha,
               **result}
     write_json(out, result)
