@@ -337,7 +337,10 @@ def run_gpu_check(*, device: str | None = None, tiny: bool | None = None, shapes
     (``{"skipped": …}``, ``complete: false``) so a rented GPU session ends with a result.
     """
     t0 = time.perf_counter()
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:  # torch's parser error: say which value, in the check's own error (and its JSON line)
+        raise GpuCheckError(f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
     tiny = dev.type != "cuda" if tiny is None else tiny
     lengths = TINY if tiny else FULL
     threads = torch.get_num_threads()
