@@ -18,7 +18,6 @@ Grading itself lives in :mod:`steer_lib.classroom.grading`.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ from typing import Any
 import nbformat
 
 from .. import paths
-from ..files import check_output_folder, mark_output_folder, move_into_place, write_json
+from ..files import check_output_folder, mark_output_folder, move_into_place, sha256_file, write_json
 
 COURSE_ID = "steer-kit"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -189,10 +188,6 @@ def run_nbgrader(course: Path, *args: str, isolate: bool = False, timeout: float
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # ---------------------------------------------------------------- generate
 def generate(out: Path, notebooks_dir: Path | None = None, force: bool = False) -> dict[str, Path]:
     """Student versions of every assignment notebook, plus the gradebook and a manifest, in ``out``.
@@ -219,8 +214,8 @@ def generate(out: Path, notebooks_dir: Path | None = None, force: bool = False) 
             student = course / "release" / name / src.name
             if not student.exists():
                 raise AssignmentError(f"nbgrader wrote no student version of {src.name}")
-            manifest["assignments"][name] = {"source": f"notebooks/{src.name}", "source_sha256": _sha256(src),
-                                             "student_sha256": _sha256(student)}
+            manifest["assignments"][name] = {"source": f"notebooks/{src.name}", "source_sha256": sha256_file(src),
+                                             "student_sha256": sha256_file(student)}
             move_into_place(course / "release" / name, out / name)
             result[name] = out / name / src.name
         move_into_place(course / "gradebook.db", out / "gradebook.db")

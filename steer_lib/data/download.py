@@ -11,7 +11,6 @@ killed download never leaves a file that looks finished.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import paths
+from ..files import sha256_file as sha256_of  # noqa: F401  (data.sha256_of: the public name)
 from ..files import temp_beside
 from ..runtime import no_log
 
@@ -41,14 +41,6 @@ def manifest() -> list[Entry]:
     with open(paths.package_file("data/MANIFEST.tsv"), newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [Entry(r["path"], int(r["bytes"]), r["sha256"], r["url"]) for r in rows]
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_valid(path: Path, entry: Entry) -> bool:

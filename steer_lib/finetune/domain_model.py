@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import models, paths, plots
 from ..config import check_profile
-from ..files import write_json
+from ..files import sha256_file, write_json
 from ..data.tasks import Task, get_task
 from ..runtime import configure_threads
 from .config import FinetuneConfig
@@ -180,11 +180,7 @@ def _sha256_file(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = sha256_file(path)
     return _SHA_CACHE[key]
 
 

@@ -13,6 +13,7 @@ import pytest
 from steer_lib.classroom import assignments
 from steer_lib.classroom import grading as autograde
 from steer_lib.classroom.assignments import AssignmentError
+from steer_lib.files import sha256_file
 
 NB_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 # What issue #9 asks for, by grade_id of the solution cells.
@@ -142,8 +143,8 @@ def test_generation_is_reproducible_from_the_sources(release, tmp_path):
         assert again[name].read_bytes() == generated[name].read_bytes(), f"{name}: generation is not deterministic"
     manifest = __import__("json").loads((out / "MANIFEST.json").read_text())
     for name, entry in manifest["assignments"].items():
-        assert entry["source_sha256"] == assignments._sha256(NB_DIR / f"{name}.ipynb")
-        assert entry["student_sha256"] == assignments._sha256(generated[name])
+        assert entry["source_sha256"] == sha256_file(NB_DIR / f"{name}.ipynb")
+        assert entry["student_sha256"] == sha256_file(generated[name])
 
 
 # ---------------------------------------------------------------- autograding, on a toy course (no model)
