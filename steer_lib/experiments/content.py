@@ -27,6 +27,15 @@ from .experiment import ExperimentConfig, generation_path
 CONTENT_TEXTS = {"smoke": 48, "quick": 200, "paper": 1000}
 
 
+def scored_tokens(task: str, profile: str) -> int:
+    """How many tokens of each text the log-ratio measures score: the profile's generation budget for the task.
+
+    A sample never runs past it, so real text is measured on the same stretch a sampler writes; it also keeps one
+    2,000-token comment from costing as much as fifty short ones (notebook 05 spent most of its content section there).
+    """
+    return ExperimentConfig.for_profile(check_profile(profile)).max_new_tokens or get_task(task).max_new_tokens
+
+
 def real_sample(task: str, n: int, split: str = "train", seed: int = 0) -> list[str]:
     """``n`` real texts of ``split`` drawn without replacement by a fixed seed (all of them when fewer)."""
     if n < 1:
@@ -39,8 +48,8 @@ def domain_words(task: str, profile: str, base_model: str = "", *, n_texts: int 
                  min_share: float = 0.02, batch_size: int = 8) -> tuple[pd.DataFrame, float, int]:
     """The real corpus' words ranked by how much fine-tuning raised their log-probability (P_θ over P_φ).
 
-    Scores ``n_texts`` real training texts (default :data:`CONTENT_TEXTS` of the profile) with the task's cached
-    P_θ; keeps words found in at least ``min_share`` of them (and at least two), so the top of the table is the
+    Scores the first :func:`scored_tokens` tokens of ``n_texts`` real training texts (default
+    :data:`CONTENT_TEXTS` of the profile) with the task's cached P_θ; keeps words found in at least ``min_share`` of them (and at least two), so the top of the table is the
     domain's recurring vocabulary rather than one-off names. Returns ``(table, mean_log_ratio_per_token,
     texts_scored)``; the table's columns are those of :func:`steer_lib.metrics.contrast.word_log_ratios`.
     """
@@ -54,7 +63,7 @@ def domain_words(task: str, profile: str, base_model: str = "", *, n_texts: int 
     model, tok = cached_domain_model(get_task(task).name, profile, base_model)
     min_texts = max(2, int(min_share * len(texts) + 0.999))
     table, mean_token = word_log_ratios(model, tok, texts, prompt=get_task(task).prompt, batch_size=batch_size,
-                                        min_texts=min_texts)
+                                        min_texts=min_texts, max_tokens=scored_tokens(task, profile))
     return table, mean_token, len(texts)
 
 
@@ -129,7 +138,8 @@ def set_log_ratios(task: str, profile: str, sets: dict[str, list[str]], base_mod
     """One row per set: the mean ``log P_θ − log P_φ`` per token of its texts (``mean_log_ratio``), and ``tokens``.
 
     The γ term adds γ times this quantity to every token's score, so a set sampled with γ > 0 is expected to score
-    higher than the same sampler at γ = 0; the real set shows what fine-tuning made of real text.
+    higher than the same sampler at γ = 0; the real set shows what fine-tuning made of real text (its first
+    :func:`scored_tokens` tokens, the stretch a sample can cover).
     """
     import numpy as np
 
@@ -145,7 +155,8 @@ def set_log_ratios(task: str, profile: str, sets: dict[str, list[str]], base_mod
             rows[label] = {"mean_log_ratio": float("nan"), "tokens": 0}
             continue
         ratios = np.concatenate([r for _, r in token_log_ratios(model, tok, texts, prompt=t.prompt,
-                                                                 batch_size=batch_size)])
+                                                                 batch_size=batch_size,
+                                                                 max_tokens=scored_tokens(task, profile))])
         rows[label] = {"mean_log_ratio": float(ratios.mean()) if len(ratios) else float("nan"), "tokens": len(ratios)}
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -40,19 +40,23 @@ def _token_logprobs(model, rows: list[list[int]], n_prompt: int, pad_id: int, of
     return [logp[i, n_prompt - 1: len(r) - 1].cpu().numpy() for i, r in enumerate(rows)]
 
 
-def token_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "", batch_size: int = 8
-                     ) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+def token_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "", batch_size: int = 8,
+                     max_tokens: int | None = None) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
     """Per text: the character span of each token of ``" " + text`` and its ``log P_θ − log P_φ`` (nats).
 
     The text is conditioned on ``prompt`` tokenised on its own, then ``" " + text``, exactly as fine-tuning
     saw it (prompt + " " + text), so the ratios are those the γ term adds while writing that text.
-    Spans index into ``" " + text``.
+    Spans index into ``" " + text``. ``max_tokens`` scores only each text's first tokens: set it to the generation
+    budget to measure real text on the stretch a sampler can write (a sample never runs past it), which also keeps
+    a 2,000-token comment from costing as much as fifty short ones.
     """
     texts = list(texts)
     if not texts:
         raise ValueError("texts is empty: nothing to score")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be at least 1")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens={max_tokens!r} must be at least 1 (or None: every token)")
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("the tokenizer must be a fast tokenizer (it maps tokens to characters)")
     prompt_ids = list(tokenizer(prompt).input_ids) if prompt else []
@@ -62,6 +66,8 @@ def token_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = ""
     was_training = model.training
     model.eval()
     enc = [tokenizer(" " + t, add_special_tokens=False, return_offsets_mapping=True) for t in texts]
+    enc = [{"input_ids": list(e["input_ids"])[:max_tokens], "offset_mapping": list(e["offset_mapping"])[:max_tokens]}
+           for e in enc]
     # Batches of similar length: every row of a batch is padded to its longest, and real comments run from a few
     # tokens to thousands, so batching in text order spent most of the forward passes on padding. Padding is on the
     # right under a causal mask, so a row's log-probabilities do not depend on its batch-mates.
@@ -97,7 +103,7 @@ def _word_tokens(spans: list[tuple[int, int]], start: int, end: int, starts: np.
 
 
 def word_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "", batch_size: int = 8,
-                    min_texts: int = 2) -> tuple[pd.DataFrame, float]:
+                    min_texts: int = 2, max_tokens: int | None = None) -> tuple[pd.DataFrame, float]:
     """One row per word of the real ``texts``: how much more P_θ than P_φ expects it, and how common it is.
 
     A word's log-ratio in one occurrence is the sum over its tokens (the log-ratio of the whole word); the table
@@ -105,12 +111,13 @@ def word_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "",
     (occurrences), ``texts`` (texts containing it), ``real_share`` (``texts`` / number of texts). Only words in at
     least ``min_texts`` texts are kept (one-off names would otherwise top the list); sorted by ``mean_log_ratio``,
     largest first. Also returns the mean log-ratio per token over every token of every text: the average
-    log-likelihood gain fine-tuning gave the real corpus (positive when fine-tuning fitted it).
+    log-likelihood gain fine-tuning gave the real corpus (positive when fine-tuning fitted it). With ``max_tokens``
+    (see :func:`token_log_ratios`) only the words wholly inside each text's scored tokens are counted.
     """
     if min_texts < 1:
         raise ValueError(f"min_texts={min_texts!r} must be at least 1")
     texts = list(texts)
-    scored = token_log_ratios(model, tokenizer, texts, prompt=prompt, batch_size=batch_size)
+    scored = token_log_ratios(model, tokenizer, texts, prompt=prompt, batch_size=batch_size, max_tokens=max_tokens)
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     docs: dict[str, int] = {}
@@ -120,7 +127,11 @@ def word_log_ratios(model, tokenizer, texts: Sequence[str], *, prompt: str = "",
         seen = set()
         starts, ends = np.array([s for s, _ in spans], dtype=np.int64), np.array([e for _, e in spans], dtype=np.int64)
         monotonic = bool(np.all(np.diff(starts) >= 0) and np.all(np.diff(ends) >= 0))
-        for m in WORD.finditer(" " + text):  # one binary search per word, not a scan of every token
+        full = " " + text
+        region = full if max_tokens is None or not len(ends) else full[: int(ends.max())]  # what the tokens cover
+        for m in WORD.finditer(region):  # one binary search per word, not a scan of every token
+            if len(region) < len(full) and WORD.match(full, m.start()).end() != m.end():
+                continue  # a word the token cap cut in two: its log-ratio would be a part's
             at = _word_tokens(spans, m.start(), m.end(), starts, ends, monotonic)
             if not at:
                 continue

@@ -72,6 +72,26 @@ def test_word_ratio_is_the_sum_of_its_tokens_and_the_table_is_ranked(theta, toke
     assert {"short", "stars", "a"} <= set(everything["word"])
 
 
+def test_max_tokens_scores_a_prefix_and_counts_only_words_it_covers_whole(theta, tokenizer):
+    full = contrast.token_log_ratios(theta, tokenizer, TEXTS, prompt="Q:")
+    cut = contrast.token_log_ratios(theta, tokenizer, TEXTS, prompt="Q:", max_tokens=3)
+    for (spans, r), (spans_c, r_c) in zip(full, cut):
+        assert len(r_c) == min(3, len(r)) and spans_c == spans[: len(r_c)]
+        np.testing.assert_allclose(r_c, r[: len(r_c)], atol=1e-5)  # causal: a prefix's ratios are the text's own
+    table, mean_token = contrast.word_log_ratios(theta, tokenizer, TEXTS, prompt="Q:", min_texts=1, max_tokens=3)
+    assert mean_token == pytest.approx(float(np.mean(np.concatenate([r for _, r in cut]))), abs=1e-6)
+    for text, (spans, _) in zip(TEXTS, cut):  # a word counts only when its tokens all lie inside the prefix
+        covered = (" " + text)[: spans[-1][1]]
+        whole = [m for m in contrast.WORD.finditer(covered)
+                 if contrast.WORD.match(" " + text, m.start()).end() == m.end()]
+        assert {m.group().lower() for m in whole} <= set(table["word"])
+    words_in_prefixes = {m.group().lower() for text, (spans, _) in zip(TEXTS, cut)
+                         for m in contrast.WORD.finditer((" " + text)[: spans[-1][1]])}
+    assert set(table["word"]) <= words_in_prefixes and "stars" not in set(table["word"])
+    with pytest.raises(ValueError, match="max_tokens=0"):
+        contrast.token_log_ratios(theta, tokenizer, TEXTS, max_tokens=0)
+
+
 def test_bad_inputs_are_named(theta, tokenizer, tiny_llama):
     with pytest.raises(ValueError, match="texts is empty"):
         contrast.token_log_ratios(theta, tokenizer, [])
