@@ -93,3 +93,20 @@ def no_log(line: str) -> None:
 
     Library code never prints; the command line and the notebooks pass ``print`` (or their own logger).
     """
+
+
+def progress_bar(*args, disable: bool | None = False, **kwargs):
+    """The kit's one progress bar: tqdm.auto's (a widget in Jupyter, text in a terminal), off when the run is
+    headless (``TQDM_DISABLE`` set, as ``reproduce`` sets it for the notebooks it executes).
+
+    tqdm reads ``TQDM_DISABLE`` itself, but its notebook bar overrides it with its own ``disable=False``, and an
+    executed copy would then keep a frozen "0%|" widget. Arguments are tqdm's.
+
+    >>> os.environ["TQDM_DISABLE"] = "1"; progress_bar(total=3).disable; del os.environ["TQDM_DISABLE"]
+    True
+    """
+    from tqdm.auto import tqdm
+
+    if os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}:
+        disable = True
+    return tqdm(*args, disable=disable, **kwargs)

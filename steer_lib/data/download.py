@@ -84,14 +84,14 @@ def fetch(mirror: str | None = None, dest: str | Path | None = None, only: list[
     entries = [e for e in manifest() if not only or any(e.path.startswith(p) for p in only)]
     if not entries:
         raise DataError(f"no manifest entry matches only={only!r}")
-    from tqdm.auto import tqdm
+    from ..runtime import progress_bar
 
     todo = [e for e in entries if not is_valid(dest / e.path, e)]
     skipped = len(entries) - len(todo)
     problems: list[str] = []
     fetched = 0
     # one bar for the whole fetch; tqdm hides it when stderr is not a terminal
-    bar = tqdm(total=sum(e.bytes for e in todo), unit="B", unit_scale=True, desc="data fetch",
+    bar = progress_bar(total=sum(e.bytes for e in todo), unit="B", unit_scale=True, desc="data fetch",
                disable=None if (progress and todo) else True)
     for e in todo:
         target = dest / e.path

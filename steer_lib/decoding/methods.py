@@ -339,5 +339,5 @@ class MethodScorer:
 
 
 def _progress(total: int):
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="sample", desc="generate", dynamic_ncols=True)
+    from ..runtime import progress_bar
+    return progress_bar(total=total, unit="sample", desc="generate", dynamic_ncols=True)

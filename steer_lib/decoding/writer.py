@@ -281,8 +281,8 @@ def _generate_locked(task: Task, decoding: DecodingConfig, n: int, out: Path, *,
         pool.add(done)  # the pool as it stood after the batches already written
     bar = None
     if progress and len(done) < n:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n, initial=len(done), unit="sample", desc=f"{task.name}/{method}", dynamic_ncols=True)
+        from ..runtime import progress_bar
+        bar = progress_bar(total=n, initial=len(done), unit="sample", desc=f"{task.name}/{method}", dynamic_ncols=True)
     for start in range(len(done), n, batch_size):
         size = min(batch_size, n - start)
         kw = dict(decoding=decoding, negatives=pool, seed=seed, batch_size=batch_size, batch_offset=start // batch_size,

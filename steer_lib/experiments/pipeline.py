@@ -104,7 +104,9 @@ def execute(notebook: str, params: dict, out: Path, *, threads: int | None = Non
 
     check("papermill", "running the notebooks")  # one line naming the extra, not a subprocess's traceback
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    # An executed copy is read, not watched: a progress bar saved into it is a frozen "0%|" widget. The kit's bars
+    # (runtime.progress_bar) read TQDM_DISABLE; transformers' (weights, GGUF conversion) follow huggingface_hub's switch.
+    env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     if threads:
         # Parallel jobs split the cores: torch reads OMP_NUM_THREADS at start-up, and an oversubscribed
         # OpenMP pool on a busy CPU is not a little slower but tens of times slower (measured here).

@@ -179,7 +179,7 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
     Training stops early at a plateau of the held-out loss when ``cfg.patience`` is set (``stopped_early``).
     """
     from peft import LoraConfig, get_peft_model
-    from tqdm.auto import tqdm
+    from ..runtime import progress_bar
 
     world, rank = accelerator.num_processes, accelerator.process_index
     if cfg.batch_size % (cfg.grad_accum * world):
@@ -228,7 +228,7 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
         start, history, evals = 0, [], []
         plateau = {"best": base_eval["loss_completion"], "stale": 0}
     micro = cfg.batch_size // cfg.grad_accum
-    bar = tqdm(range(start, cfg.steps), desc="fine-tune", initial=start, total=cfg.steps,
+    bar = progress_bar(range(start, cfg.steps), desc="fine-tune", initial=start, total=cfg.steps,
                disable=not (progress and accelerator.is_main_process))
     model.train()
     stopped_early = False

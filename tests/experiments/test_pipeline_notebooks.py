@@ -135,3 +135,17 @@ def test_the_decoding_primer_runs_once_per_task():
             assert len(with_primer) == 1, (profile, task, with_primer)
         assert len({j.out for j in gen}) == len(gen), "PRIMER must not change an executed copy's name"
         assert not any("PRIMER" in j.out.name or "False" in j.out.name for j in gen)
+
+
+def test_executed_copies_carry_no_progress_bars(toy_notebooks):
+    nb = nbformat.read(toy_notebooks / "toy.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from steer_lib.runtime import progress_bar\nfrom transformers.utils import logging as hf_logging\n"
+        "for _ in progress_bar(range(3), desc='fine-tune'):\n    pass\n"
+        "for _ in hf_logging.tqdm(range(3), desc='Loading weights'):\n    pass\nprint('done')"))
+    nbformat.write(nb, toy_notebooks / "bars.ipynb")
+    job = pipeline.Job("bars.ipynb", {"PROFILE": "smoke", "X": 1}, "smoke")
+    assert pipeline.run_job(job, "digest") == "ran"
+    saved = json.dumps(nbformat.read(job.out, as_version=4).cells[-1].outputs)
+    assert "done" in saved and "%|" not in saved  # a saved bar would read "0%|"
+    assert "fine-tune" not in saved and "Loading weights" not in saved  # the kit's bars and transformers' alike
