@@ -794,6 +794,39 @@ def _verb(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
+def answer_table(sources: dict[str, Sequence[Row]]) -> str:
+    """The lesson's last table: one line per claim, one column per source of evidence (all tasks together).
+
+    A cell says which way the tests that reached a verdict went — *for* the paper, *against* it, *mixed* — or
+    *inconclusive* (tests ran, none reached a verdict) or *not tested* (no test had its sets), with the counts.
+
+    >>> r = lambda v, c="C2": Row(c, "hypotheses", "s", "steer", "top_k", "mauve", 0.1, 0.0, 0.2, 40, 40, v)
+    >>> print(answer_table({"kit": [r("supported"), r("inconclusive"), r("contradicted", "C4")], "study": []}))
+    | claim | kit | study |
+    |---|---|---|
+    | C1 balance | not tested | not tested |
+    | C2 coherence | for (1 for, 0 against, 1 inconclusive) | not tested |
+    | C3 diversity | not tested | not tested |
+    | C4 γ pays | against (0 for, 1 against, 0 inconclusive) | not tested |
+    | C5 η pays | not tested | not tested |
+    | C6 control | not tested | not tested |
+    | C7 utility | not tested | not tested |
+    """
+    def cell(rs: list[Row]) -> str:
+        sup, con, inc = (sum(r.verdict == v for r in rs) for v in ("supported", "contradicted", "inconclusive"))
+        if not sup + con + inc:
+            return "not tested"
+        word = "mixed" if sup and con else "for" if sup else "against" if con else "inconclusive"
+        return f"{word} ({sup} for, {con} against, {inc} inconclusive)"
+
+    claims_ = load_claims()["claims"]
+    lines = ["| claim | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
+    for c in claims_:
+        lines.append(f"| {c['id']} {c['title']} | "
+                     + " | ".join(cell([r for r in rs if r.claim == c["id"]]) for rs in sources.values()) + " |")
+    return "\n".join(lines)
+
+
 def verdict_counts(rows: Sequence[Row]) -> str:
     """A compact Markdown table: per claim and task, how many tests went each way (the README's Findings)."""
     head = ["supported", "contradicted", "inconclusive", "not tested", "identical sets"]
