@@ -235,6 +235,10 @@ def describe_parts(fig) -> str:
         name = f"Panel {k}" if len(panels) > 1 else ""
         label = ", ".join(x for x in (name, title) if x)
         out.append(f"{label + ': ' if label else ''}{'; '.join(bits)}.")
+    for legend in getattr(fig, "legends", []):  # a legend shared by the panels (fig.legend), said once
+        entries = [t.get_text() for t in legend.get_texts() if t.get_text()]
+        if entries:
+            out.append(f"Legend: {_names(entries)}.")
     text = " ".join(out)
     return text if len(text) <= MAX_ALT else text[:MAX_ALT - 1].rstrip() + "…"
 

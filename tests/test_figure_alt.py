@@ -45,7 +45,8 @@ def test_a_scatter_with_error_bars_a_bar_chart_and_a_line_plot():
     assert alt.startswith("hypotheses intervals: 1 seed") and "2 panels" in alt
     assert "points with error bars (baselines, STEER grid (γ, η))" in alt and "Pareto front" in alt
     assert "x axis: normalised 3-grams ↑ (diversity)" in alt and "y axis: MAUVE ↑ (fidelity)" in alt
-    assert "legend: reported (star): steer γ=0.3 η=0.3" in alt, "what the legend adds to the series named"
+    assert alt.endswith("Legend: Pareto front, reported (star): steer γ=0.3 η=0.3, baselines, STEER grid (γ, η)."), \
+        "the legend both panels share, said once at the end"
 
     fig, ax = plt.subplots()
     ax.bar(["greedy", "top_k", "steer"], [0.12, 0.81, 0.86])

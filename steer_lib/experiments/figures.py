@@ -192,9 +192,12 @@ def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
                                                                 if highlight.startswith("steer γ=0 ") else ""), zorder=5)
         ax.set_xlabel("normalised 3-grams ↑ (diversity)")
         ax.set_ylabel(name + " (fidelity)")
-        ax.legend(fontsize=7, loc="best")
+    # one legend for both panels, below them: inside a panel it covered points and their labels
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
     seeds = int(points["seeds"].max()) if "seeds" in points and len(points) else 1
     how = f"sd over {seeds} seeds" if seeds > 1 else "1 seed: MAUVE sd over k-means seeds, AUROC sd over CV folds"
     fig.suptitle(f"{title}\nintervals: {how}", y=1.03, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 1))
     return fig

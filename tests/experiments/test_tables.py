@@ -181,7 +181,7 @@ def test_figures_draw_from_recorded_results(recorded):
     pts = ablation_plots.pareto_points(info["metrics"], list(s.index), info["sweep"])
     assert (pts["kind"] == "grid").sum() == 9 and (pts["kind"] == "baseline").sum() == 7  # each STEER point once
     fig = ablation_plots.pareto_plot(pts, "hypotheses", highlight=info["steer_label"])
-    assert len(fig.axes) == 2 and any("Pareto front" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert len(fig.axes) == 2 and any("Pareto front" in t.get_text() for t in fig.legends[0].get_texts())
 
 
 def test_grid_stats_uses_seed_spread_when_there_are_seeds():
@@ -388,5 +388,5 @@ def test_pareto_plot_names_points_at_one_place_once_and_says_what_a_gamma_zero_s
     fig = ablation_plots.pareto_plot(pts, "hypotheses", highlight="steer γ=0 η=0.3")
     names = [t.get_text() for t in fig.axes[0].texts]
     assert "negative_only η=0.3 = γ=0 η=0.3" in names and len(names) == 3  # no two labels printed on one spot
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "reported (star): steer γ=0 η=0.3 = negative prompting alone" in legend
