@@ -176,10 +176,16 @@ def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
         for lab, xi, yi, kind in zip(points["label"], x, y, points["kind"]):  # negative_only, one set) are named once
             names.setdefault((round(float(xi), 9), round(float(yi), 9)), []).append(
                 lab.replace("steer ", "") if kind == "grid" else lab)
-        for (xi, yi), labs in names.items():
+        placed: list[tuple[float, float]] = []  # label anchors so far, as shares of the axes' ranges
+        span_x = float(np.nanmax(x) - np.nanmin(x)) or 1.0 if np.isfinite(x).any() else 1.0
+        span_y = float(np.nanmax(y) - np.nanmin(y)) or 1.0 if np.isfinite(y).any() else 1.0
+        for (xi, yi), labs in sorted(names.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
             if not (math.isnan(xi) or math.isnan(yi)):
-                ax.annotate(" = ".join(labs), (xi, yi), fontsize=6.5, xytext=(3, 3), textcoords="offset points",
-                            weight="bold" if hl & set(labs) else "normal")
+                u, v = (xi - np.nanmin(x)) / span_x, (yi - np.nanmin(y)) / span_y
+                crowded = any(abs(u - a) < 0.12 and abs(v - b) < 0.05 for a, b in placed)
+                placed.append((u, v))  # a label next to another's goes below its point, not on top of it
+                ax.annotate(" = ".join(labs), (xi, yi), fontsize=6.5, xytext=(3, -9 if crowded else 3),
+                            textcoords="offset points", weight="bold" if hl & set(labs) else "normal")
         front = np.array(pareto_front(x.tolist(), y.tolist()))
         if front.any():  # a staircase through the front points, each ringed (a one-point front stays visible)
             order = np.argsort(x[front])
