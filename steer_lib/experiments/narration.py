@@ -83,7 +83,8 @@ def _rank(peers: pd.DataFrame, lab: str, col: str, ascending: bool, name: str) -
     return f"{_ordinal(r)} of {len(peers)} on {name}" + (f" (tied with {', '.join(ties)})" if ties else "")
 
 
-def _judge(summary: pd.DataFrame, lab: str, grid: pd.DataFrame | None, tests: dict | None) -> str:
+def _judge(summary: pd.DataFrame, lab: str, grid: pd.DataFrame | None, tests: dict | None,
+           reported: bool = True) -> str:
     """Rank, separation and Pareto place of one row, as sentences (see :func:`paragraph`)."""
     peers = peers_of(summary, lab)
     ranks = [_rank(peers, lab, col, asc, name)
@@ -98,6 +99,7 @@ def _judge(summary: pd.DataFrame, lab: str, grid: pd.DataFrame | None, tests: di
         gm = grid.groupby(["gamma", "eta"])[["ngram3", "mauve", "adv_auroc"]].mean()
         gm.index = [f"steer γ={g:g} η={e:g}" for g, e in gm.index]
         pts = pd.concat([pts, gm[~gm.index.isin(pts.index) & ~gm.index.isin(list(twins))]])
+    passed_over = False  # dominated by another STEER grid point
     for ycol, name in (("mauve", "3-grams vs MAUVE"), ("adv_auroc", "3-grams vs 1 − AUROC")):
         y = pts[ycol] if ycol == "mauve" else 1 - pts[ycol]
         if math.isnan(float(y[lab])) or math.isnan(float(pts.loc[lab, "ngram3"])):
@@ -113,6 +115,10 @@ def _judge(summary: pd.DataFrame, lab: str, grid: pd.DataFrame | None, tests: di
                    and (pts.loc[o, "ngram3"] > x0 or y[o] > y0)]
             dom = [o for o in dom if not same_set(o) & set(dom)]  # one set named twice is named once
             text += f" It is **not** on the Pareto front of {name}: dominated by {', '.join(dom[:4])}."
+            passed_over = passed_over or any(str(o).startswith("steer") for o in dom)
+    if passed_over and reported:  # the rule reads validation numbers, the front test numbers: why a beaten pick
+        text += (" (The reported point can be beaten by another grid point on these test numbers: the selection rule "
+                 "reads the validation numbers, and at this size the two often order grid points differently.)")
     return text
 
 
@@ -139,7 +145,8 @@ def paragraph(task: str, summary: pd.DataFrame, steer_label: str, *, grid: pd.Da
     if is_negative_only(steer_label):
         real = [lab for lab in summary.index if LABEL_RE.match(str(lab)) and not is_negative_only(lab)]
         if real:
-            text += " STEER with γ > 0, at the comparison setting: " + _judge(summary, real[0], grid, None)
+            text += " STEER with γ > 0, at the comparison setting: " + _judge(summary, real[0], grid, None,
+                                                                               reported=False)
         else:
             text += " No STEER row with γ > 0 is in this table, so this paragraph says nothing about STEER's γ term."
     return text

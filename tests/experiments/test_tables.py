@@ -364,6 +364,23 @@ def test_paragraph_says_gamma_zero_is_negative_prompting_and_never_compares_a_se
     assert "not STEER" not in text and "comparison setting" not in text
 
 
+def test_paragraph_says_why_a_grid_point_the_rule_passed_over_can_beat_the_pick():
+    """The quick comments-toxic case: the rule (validation numbers) picked γ = 0, η = 0.6, and on the test numbers the
+    grid point γ = 0.3, η = 0.6 dominates it. The paragraph names the dominating point and says why once, for the
+    reported point only."""
+    s = summary(labels=["nucleus", "negative_only η=0.3", "steer γ=0.3 η=0.3", "steer γ=0 η=0.6"],
+                ngram3=[0.812, 0.916, 0.914, 0.966], mauve=[0.592, 0.392, 0.589, 0.637],
+                adv_auroc=[0.891, 0.866, 0.891, 0.900])
+    grid = pd.DataFrame({"gamma": [0.0, 0.3], "eta": [0.6, 0.6], "ngram3": [0.966, 0.986],
+                         "mauve": [0.637, 0.767], "adv_auroc": [0.900, 0.831]})
+    text = tables.paragraph("comments-toxic", s, "steer γ=0 η=0.6", grid=grid)
+    pick, real = text.split("STEER with γ > 0, at the comparison setting: ")
+    assert "dominated by steer γ=0.3 η=0.6" in pick and pick.count("the selection rule reads the validation") == 1
+    assert "the selection rule reads the validation" not in real  # the comparison setting is not a pick
+    plain = tables.paragraph("comments-toxic", s, "steer γ=0 η=0.6")  # no grid: no grid point can dominate
+    assert "the selection rule reads the validation" not in plain
+
+
 def test_paragraph_is_correct_on_ties_and_identical_points():
     s = summary(labels=["top_k", "nucleus", "steer γ=0.3 η=0.3"], ngram3=[0.6, 0.6, 0.6],
                 mauve=[0.7, 0.9, 0.7], adv_auroc=[0.8, 0.7, 0.8])
