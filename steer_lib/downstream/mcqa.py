@@ -265,13 +265,17 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
 
     skipped: dict[str, list[int]] = {}  # method -> seeds it had no valid question in
     plans, rejections = [], {}  # plans: (method, setting, seed, questions, n_real, n_synth, counts)
+    counted: set[tuple[str, int]] = set()  # (method, hash of its texts): a set reused by every seed counts once
     for seed in cfg.seeds:
         syn, counts = {}, {}
         for m, texts in resolve_synthetic(synthetic, seed).items():
             kept, why = parse_questions(check_texts(texts, f"synthetic[{m!r}]"))
             syn[m] = kept
             counts[m] = {"n_generated": len(texts), "n_accepted": len(kept), "n_rejected": sum(why.values())}
-            rejections.setdefault(m, Counter()).update(why)
+            rejections.setdefault(m, Counter())
+            if (m, hash(tuple(texts))) not in counted:  # the reasons of each distinct set, not once per seed
+                counted.add((m, hash(tuple(texts))))
+                rejections[m].update(why)
         if not syn:
             raise ValueError("synthetic data holds no methods")
         empty = [m for m, v in syn.items() if not v]

@@ -140,6 +140,10 @@ def test_mcqa_counts_rejected_questions_and_matches_counts():
     why = df.attrs["rejections"]["m"]
     assert why["option C is missing"] == 1 and why["empty"] == 1 and why["no answer key 'Answer: A–E'"] == 1
     assert sum(why.values()) == 4
+    # the same generated set reused by three seeds (as quick and smoke reuse generation seed 0): counted once
+    df3 = ds.mcqa_experiment({"m": good + bad, "n": good[:20]}, seeds=(0, 1, 2), real_train=real, dev=dev,
+                             embedder=bow_embed, mcqa_epochs=2)
+    assert df3.attrs["rejections"]["m"] == why and df3.attrs["rejections"]["n"] == {}
 
 
 def test_mcqa_bad_input_names_the_problem():
