@@ -470,7 +470,8 @@ def _tuning_note(k_a: int, k_b: int, a: str = "STEER", b: str = "the baseline") 
 
 
 def _steer_note(s: Sample) -> str:
-    if s.method != "steer" or "gamma" not in dict(s.params):
+    # the grid's γ = 0 point is often the negative_only set itself (notebook 05 reuses it): still the grid's pick
+    if s.method not in ("steer", "negative_only") or "gamma" not in dict(s.params):
         return ""
     if s.gamma == 0 and s.eta > 0:
         return f"the picked STEER point has γ = 0: negative prompting alone (η = {s.eta:g}), not STEER with γ > 0"
@@ -865,10 +866,18 @@ def findings(rows: Sequence[Row], *, source: str = "", machine: str | None = Non
 
 # ------------------------------------------------------------------ cached runs (notebook 08)
 def _source_key(folder: Path, reps: int | None, n: int | None, seed: int) -> str:
-    """What the rows depend on: every generations file (name, size, mtime), the claims file, the settings."""
+    """What the rows depend on: every generations file (name, size, mtime), the claims file, the settings, and the
+    code that turns sets into verdicts (this module, the bootstraps, the selection rule, the metric definitions), so
+    a kit whose verdict logic changed recomputes rows instead of reading its predecessor's."""
     import hashlib
 
+    from ..metrics.keys import METRICS_VERSION
+
     h = hashlib.sha256(CLAIMS_FILE.read_bytes())
+    here = Path(__file__).resolve().parent
+    for code in ("claims.py", "significance.py", "selection.py"):
+        h.update((here / code).read_bytes())
+    h.update(str(METRICS_VERSION).encode())
     for f in sorted(folder.glob("*.jsonl")):
         st = f.stat()
         h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())

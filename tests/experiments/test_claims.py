@@ -117,6 +117,11 @@ def test_a_gamma_zero_pick_is_called_negative_prompting():
     r = one(run(src), "ngram3")
     assert "γ = 0: negative prompting alone" in r.note
     assert "negative prompting, not STEER with γ > 0" in cl.conclusion([r])[0]
+    # the grid's γ = 0 point read from the negative_only set (as the sweep reuses it) is called so too
+    reused = cl.Sample(name="steer γ=0 η=0.3", method="negative_only", family="steer",
+                       params=(("eta", 0.3), ("gamma", 0.0)), texts=tuple(sentences(40, 3)))
+    r = one(run(source(reused, steer(sentences(40, 4)), base("top_k", REPETITIVE))), "ngram3", b="top_k")
+    assert r.a == "steer γ=0 η=0.3" and "γ = 0: negative prompting alone" in r.note
 
 
 def test_gamma_pays_compares_at_the_same_eta_and_monotone_needs_three_points():
@@ -212,3 +217,24 @@ def test_study_section_falls_back_to_every_recorded_task(iso):
     assert [r.task for r in rows] == ["hypotheses"] * len(blob["rows"]) + ["commonsense"] * 3
     assert len(lines) == 2 and all("as recorded" in line for line in lines)
     assert cl.study_section("some/other-model", reps=2, log=lines.append) is None  # records are the embedded model's
+
+
+def test_cached_rows_are_keyed_by_the_sets_the_rules_and_the_code_that_judged_them(tmp_path, monkeypatch):
+    import steer_lib.metrics.keys as keys
+
+    folder = tmp_path / "generations"
+    folder.mkdir()
+    (folder / "steer.jsonl").write_text('{"text": "a"}\n')
+    key = cl._source_key(folder, None, None, 0)
+    assert key == cl._source_key(folder, None, None, 0)  # nothing changed: the cached rows are read
+    assert key != cl._source_key(folder, 20, None, 0)  # another setting
+    (folder / "steer.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n')
+    assert cl._source_key(folder, None, None, 0) != key  # another set
+    key = cl._source_key(folder, None, None, 0)
+    monkeypatch.setattr(keys, "METRICS_VERSION", f"{keys.METRICS_VERSION}-next")
+    assert cl._source_key(folder, None, None, 0) != key  # metrics defined anew
+    monkeypatch.undo()
+    rules = tmp_path / "claims.yaml"
+    rules.write_bytes(cl.CLAIMS_FILE.read_bytes() + b"\n# edited\n")
+    monkeypatch.setattr(cl, "CLAIMS_FILE", rules)
+    assert cl._source_key(folder, None, None, 0) != key  # the claims file edited
