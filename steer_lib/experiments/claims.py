@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -195,7 +194,7 @@ def _names(sets: list[dict]) -> list[str]:
     """Row labels: the method, plus the settings that vary within its family (γ/η for the grid)."""
     out = []
     for s in sets:
-        m, p = s["method"], dict(s["params"])
+        p = dict(s["params"])
         same = [x for x in sets if x["family"] == s["family"]]
         if s["family"].startswith(GRID_FAMILY):
             label = f"steer γ={float(p.get('gamma') or 0):g} η={float(p.get('eta') or 0):g}"
