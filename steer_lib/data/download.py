@@ -92,7 +92,7 @@ def fetch(mirror: str | None = None, dest: str | Path | None = None, only: list[
     fetched = 0
     # one bar for the whole fetch; tqdm hides it when stderr is not a terminal
     bar = progress_bar(total=sum(e.bytes for e in todo), unit="B", unit_scale=True, desc="data fetch",
-               disable=None if (progress and todo) else True)
+                       disable=None if (progress and todo) else True)
     for e in todo:
         target = dest / e.path
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -273,8 +273,9 @@ def mcqa_experiment(synthetic: Mapping[str, list[str]] | Callable[[int], Mapping
             syn[m] = kept
             counts[m] = {"n_generated": len(texts), "n_accepted": len(kept), "n_rejected": sum(why.values())}
             rejections.setdefault(m, Counter())
-            if (m, hash(tuple(texts))) not in counted:  # the reasons of each distinct set, not once per seed
-                counted.add((m, hash(tuple(texts))))
+            key = (m, hash(tuple(texts)))
+            if key not in counted:  # the reasons of each distinct set, not once per seed
+                counted.add(key)
                 rejections[m].update(why)
         if not syn:
             raise ValueError("synthetic data holds no methods")

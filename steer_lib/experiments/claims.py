@@ -819,9 +819,8 @@ def answer_table(sources: dict[str, Sequence[Row]]) -> str:
         word = "mixed" if sup and con else "for" if sup else "against" if con else "inconclusive"
         return f"{word} ({sup} for, {con} against, {inc} inconclusive)"
 
-    claims_ = load_claims()["claims"]
     lines = ["| claim | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
-    for c in claims_:
+    for c in load_claims()["claims"]:
         lines.append(f"| {c['id']} {c['title']} | "
                      + " | ".join(cell([r for r in rs if r.claim == c["id"]]) for rs in sources.values()) + " |")
     return "\n".join(lines)

@@ -49,8 +49,8 @@ def domain_words(task: str, profile: str, base_model: str = "", *, n_texts: int 
     """The real corpus' words ranked by how much fine-tuning raised their log-probability (P_θ over P_φ).
 
     Scores the first :func:`scored_tokens` tokens of ``n_texts`` real training texts (default
-    :data:`CONTENT_TEXTS` of the profile) with the task's cached P_θ; keeps words found in at least ``min_share`` of them (and at least two), so the top of the table is the
-    domain's recurring vocabulary rather than one-off names. Returns ``(table, mean_log_ratio_per_token,
+    :data:`CONTENT_TEXTS` of the profile) with the task's cached P_θ; keeps words found in at least ``min_share`` of
+    them (and at least two), so the top of the table is the domain's recurring vocabulary rather than one-off names. Returns ``(table, mean_log_ratio_per_token,
     texts_scored)``; the table's columns are those of :func:`steer_lib.metrics.contrast.word_log_ratios`.
     """
     from ..metrics.contrast import word_log_ratios
@@ -148,6 +148,7 @@ def set_log_ratios(task: str, profile: str, sets: dict[str, list[str]], base_mod
 
     t = get_task(task)
     model, tok = cached_domain_model(t.name, check_profile(profile), base_model)
+    cap = scored_tokens(task, profile)
     rows = {}
     for label, texts in sets.items():
         texts = [x for x in texts if x.strip()]
@@ -155,8 +156,7 @@ def set_log_ratios(task: str, profile: str, sets: dict[str, list[str]], base_mod
             rows[label] = {"mean_log_ratio": float("nan"), "tokens": 0}
             continue
         ratios = np.concatenate([r for _, r in token_log_ratios(model, tok, texts, prompt=t.prompt,
-                                                                 batch_size=batch_size,
-                                                                 max_tokens=scored_tokens(task, profile))])
+                                                                 batch_size=batch_size, max_tokens=cap)])
         rows[label] = {"mean_log_ratio": float(ratios.mean()) if len(ratios) else float("nan"), "tokens": len(ratios)}
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -155,6 +155,14 @@ def pareto_points(metrics: pd.DataFrame, baselines: list[str], sweep: pd.DataFra
     return out.rename_axis("label").reset_index()
 
 
+def _as_share(values: np.ndarray):
+    """A function mapping a value to its place in the finite range of ``values`` (0 at the least, 1 at the most)."""
+    finite = values[np.isfinite(values)]
+    lo = float(finite.min()) if len(finite) else 0.0
+    span = (float(finite.max()) - lo) if len(finite) else 0.0
+    return lambda v: (v - lo) / (span or 1.0)
+
+
 def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
     """Diversity (3-grams) against MAUVE and against 1 − AUROC, intervals on both axes, fronts drawn."""
     import matplotlib.pyplot as plt
@@ -177,11 +185,10 @@ def pareto_plot(points: pd.DataFrame, title: str, highlight: str | None = None):
             names.setdefault((round(float(xi), 9), round(float(yi), 9)), []).append(
                 lab.replace("steer ", "") if kind == "grid" else lab)
         placed: list[tuple[float, float]] = []  # label anchors so far, as shares of the axes' ranges
-        span_x = float(np.nanmax(x) - np.nanmin(x)) or 1.0 if np.isfinite(x).any() else 1.0
-        span_y = float(np.nanmax(y) - np.nanmin(y)) or 1.0 if np.isfinite(y).any() else 1.0
+        share_x, share_y = _as_share(x), _as_share(y)
         for (xi, yi), labs in sorted(names.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
             if not (math.isnan(xi) or math.isnan(yi)):
-                u, v = (xi - np.nanmin(x)) / span_x, (yi - np.nanmin(y)) / span_y
+                u, v = share_x(xi), share_y(yi)
                 crowded = any(abs(u - a) < 0.12 and abs(v - b) < 0.05 for a, b in placed)
                 placed.append((u, v))  # a label next to another's goes below its point, not on top of it
                 ax.annotate(" = ".join(labs), (xi, yi), fontsize=6.5, xytext=(3, -9 if crowded else 3),

@@ -229,7 +229,7 @@ def train(accelerator, cfg: "FinetuneConfig", base: str | None, train_texts: lis
         plateau = {"best": base_eval["loss_completion"], "stale": 0}
     micro = cfg.batch_size // cfg.grad_accum
     bar = progress_bar(range(start, cfg.steps), desc="fine-tune", initial=start, total=cfg.steps,
-               disable=not (progress and accelerator.is_main_process))
+                       disable=not (progress and accelerator.is_main_process))
     model.train()
     stopped_early = False
     t0, c0 = time.perf_counter(), time.process_time()  # wall and CPU time (CPU time is robust to a busy machine)
