@@ -13,6 +13,8 @@ Everything is measured in one run, on one model, so the ratios hold even on a sh
   :mod:`steer_lib.decoding.hf_cfg`), k=10 negatives; ``steer_vs_hf_cfg`` = steer_tok_s / hf_cfg_tok_s;
 - ``steer_prefill_share`` and ``steer_vs_reference_if_decode_were_free``: the share of STEER's
   time spent prefilling negative prompts, and the ceiling that puts on ``steer_vs_reference``;
+- ``prefill_tokens`` / ``prefill_pad``: the engine's prefill buckets on this device (at most this many padded
+  tokens per forward, at most this share of padding; :mod:`steer_lib.decoding.engine` says how they were chosen);
 - ``base_load_s`` (command line only): loading the base model and tokenizer, from the cached
   safetensors copy once the GGUF has been converted (``base_load_converted`` says whether this
   run converted it); ``base_load_vs_target = 10 / base_load_s`` (≥ 1: under the 10 s target).
@@ -28,6 +30,7 @@ from collections import Counter
 
 import torch
 
+from ..decoding.engine import PREFILL_PAD, prefill_tokens
 from ..decoding.hf_cfg import hf_cfg_generate
 from ..decoding.methods import generate
 from ..decoding.negatives import NegativePool
@@ -117,6 +120,7 @@ def run_bench(model, tokenizer, pool_texts: list[str], *, batch_size: int = 32, 
     res["peak_memory_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
                              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     res["device"] = str(device)
+    res.update(prefill_tokens=prefill_tokens(device), prefill_pad=PREFILL_PAD)
     res["threads"] = torch.get_num_threads()
     res.update(batch_size=batch_size, new_tokens=new_tokens, reference_samples=reference_samples, layout=layout)
     res = {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}

@@ -17,10 +17,12 @@ puts every stream that shares a model into one group (one forward per step), for
 Prefill: each distinct prefix is run once and copied right-aligned into every row that uses
 it — with one task prompt, the prompt streams cost one short prefill per batch whatever the
 batch size. The distinct prefixes are prefilled *batched*: sorted by length and cut into
-buckets of similar length (:func:`buckets`: little padding, a bounded token count per
-forward), each bucket one left-padded forward with ``logits_to_keep=1`` (no vocabulary
-projection for prefix positions). The padded positions' keys/values are not copied: the
-cache's padding slots stay zero and masked, exactly as with one prefill per row.
+buckets of similar length (:func:`buckets`: at most :data:`PREFILL_PAD` padding, at most
+:func:`prefill_tokens` tokens per forward), each bucket one forward (:func:`prefill`). Its rows
+are right-padded with no attention mask: causal attention keeps every real position from
+seeing the pads after it, and only each row's last position reaches the vocabulary
+projection. The pads' keys/values are not copied: the cache's padding slots stay zero and
+masked, exactly as with one prefill per row.
 
 Finished rows (EOS, stop string, length) are dropped from the caches once enough of them
 accumulate that a copy of the caches is cheaper than computing them.
@@ -39,8 +41,13 @@ from .adapters import active_adapter, is_peft  # noqa: F401  (engine.active_adap
 from .kv import BufferCache, cache_kwarg, output_cache, prefill_kv
 from .logits_process import sample
 
-PREFILL_TOKENS = 8192  # at most this many (padded) tokens per prefill forward: bounds its activation memory
-PREFILL_PAD = 0.125  # a bucket may add at most this share of padding to its real tokens
+# Prefill buckets, as measured (2-core EPYC, SmolLM2-135M, 16 negative prompts of 345-535 tokens, 2026-12-02): at
+# 8,192 tokens a forward and 1/8 padding the prefill took 37 s at one thread and 19 s at two; at 2,048 tokens and
+# 1/32 padding, 24-25 s and 14-15 s. A CPU forward over a few thousand tokens keeps its activations in cache; a GPU
+# wants big batches, and its budget only bounds activation memory.
+PREFILL_TOKENS = {"cpu": 2048}  # per device type: at most this many (padded) tokens per prefill forward ...
+PREFILL_TOKENS_DEFAULT = 8192  # ... and on any other device (CUDA, MPS)
+PREFILL_PAD = 1 / 32  # a bucket may add at most this share of padding to its real tokens (pads cost full compute)
 COMPACT_FRACTION = 0.125  # drop finished rows once they are ≥ this share of the batch (a cache copy each time)
 
 
@@ -81,10 +88,51 @@ def _forward(model, adapters: list[str] | None, active: str | None, **kw):
     return model(**kw)
 
 
+@torch.no_grad()
+def prefill(model, prefixes: list[list[int]], adapters: list[str] | None, active: str | None, device):
+    """One forward over ``prefixes`` (token id lists): each row's next-token logits ``[n, V]`` and per-layer K/V.
+
+    Rows are *right*-padded and no attention mask is passed: under causal attention a real position
+    never sees the pads after it, so its keys, values and logits are those of an unpadded forward, and
+    the attention kernel may skip the masked upper triangle (``is_causal``: half the attention work of
+    an explicit left-padding mask). Row ``i``'s keys/values are ``[:, :, :len(prefixes[i])]``.
+
+    Only each row's last real position reaches the vocabulary projection: with one length,
+    ``logits_to_keep=1``; with several, a pre-hook on the output embedding gathers the last
+    position of every row before the projection (a model that projects without calling that module
+    returns every position's logits, and they are gathered afterwards: the same numbers, more work).
+    """
+    lens = torch.tensor([len(p) for p in prefixes])
+    width = int(lens.max())
+    ids = torch.zeros(len(prefixes), width, dtype=torch.long)
+    for i, p in enumerate(prefixes):
+        ids[i, :len(p)] = torch.tensor(p)
+    last = (lens - 1).to(device)
+    ragged = bool((lens != width).any())
+    hook = None
+    if ragged:
+        head = model.get_output_embeddings()
+
+        def gather_last(module, args):  # hidden states [n, width, H] -> each row's last real position [n, 1, H]
+            h = args[0]
+            return (h[torch.arange(h.shape[0], device=h.device), last].unsqueeze(1), *args[1:])
+        hook = head.register_forward_pre_hook(gather_last) if head is not None else None
+    try:
+        out = _forward(model, adapters, active, input_ids=ids.to(device), use_cache=True,
+                       position_ids=torch.arange(width, device=device).expand(len(prefixes), -1),
+                       logits_to_keep=0 if ragged else 1)
+    finally:
+        if hook is not None:
+            hook.remove()
+    logits = out.logits
+    logits = logits[:, -1] if logits.shape[1] == 1 else logits[torch.arange(len(prefixes), device=device), last]
+    return logits, prefill_kv(output_cache(out))
+
+
 class Group:
     """Rows (stream-major: all samples of stream 1, then stream 2 …) that share one forward and one cache."""
 
-    def __init__(self, streams: list[Stream], max_new_tokens: int, max_prefill_tokens: int = PREFILL_TOKENS,
+    def __init__(self, streams: list[Stream], max_new_tokens: int, max_prefill_tokens: int | None = None,
                  max_pad: float = PREFILL_PAD):
         self.streams, self.model = streams, streams[0].model
         self.n = len(streams[0].prefixes)
@@ -98,29 +146,21 @@ class Group:
         self.cache: BufferCache | None = None
         first: list[torch.Tensor | None] = [None] * len(rows)
         keys = list(by_key)
-        for bucket in buckets([len(ids) for _, ids in keys], max_prefill_tokens, max_pad):  # one padded forward each
+        budget = max_prefill_tokens or prefill_tokens(device)
+        for bucket in buckets([len(ids) for _, ids in keys], budget, max_pad):  # one padded forward each
             ks = [keys[i] for i in bucket]
-            width = max(len(ids) for _, ids in ks)
-            ids = torch.zeros(len(ks), width, dtype=torch.long)
-            att = torch.zeros(len(ks), width, dtype=torch.long)
-            for i, (_, p) in enumerate(ks):
-                ids[i, width - len(p):], att[i, width - len(p):] = torch.tensor(p), 1
-            pos = (att.cumsum(-1) - 1).clamp(min=0)
-            padded = bool((att == 0).any())
-            out = _forward(self.model, [a for a, _ in ks] if self.active else None, self.active,
-                           input_ids=ids.to(device), position_ids=pos.to(device),
-                           attention_mask=att.to(device) if padded else None, use_cache=True, logits_to_keep=1)
-            kv = prefill_kv(output_cache(out))
+            out, kv = prefill(self.model, [p for _, p in ks], [a for a, _ in ks] if self.active else None,
+                              self.active, device)
             if self.cache is None:
                 _, heads, _, dim = kv[0][0].shape
                 self.cache = BufferCache(len(kv), len(rows), heads, dim, self.prefix + max_new_tokens,
                                          self.prefix, kv[0][0].dtype, device)
             for i, key in enumerate(ks):
                 L = len(key[1])
-                real = [(k[i:i + 1, :, width - L:], v[i:i + 1, :, width - L:]) for k, v in kv]  # no padding slots
+                real = [(k[i:i + 1, :, :L], v[i:i + 1, :, :L]) for k, v in kv]  # right-padded: the pads come after
                 for r in by_key[key]:
                     self.cache.put_row(r, real)
-                    first[r] = out.logits[i, -1]
+                    first[r] = out[i]
             del out, kv
         self.first_logits = torch.stack(first)
         lens = torch.tensor([len(p) for _, p in rows], device=device)
@@ -155,14 +195,25 @@ class Group:
         self.n = len(positions)
 
 
-def buckets(lengths: list[int], max_tokens: int = PREFILL_TOKENS, max_pad: float = PREFILL_PAD) -> list[list[int]]:
+def prefill_tokens(device: torch.device | str) -> int:
+    """The prefill budget on ``device``: at most this many (padded) tokens in one prefill forward.
+
+    >>> prefill_tokens("cpu"), prefill_tokens("cuda:0")
+    (2048, 8192)
+    """
+    return PREFILL_TOKENS.get(torch.device(device).type, PREFILL_TOKENS_DEFAULT)
+
+
+def buckets(lengths: list[int], max_tokens: int = PREFILL_TOKENS_DEFAULT, max_pad: float = PREFILL_PAD) -> list[list[int]]:
     """Indices of ``lengths`` cut into prefill batches: sorted by length, each padded to its longest.
 
     A bucket grows (shortest first) while its padded size stays within ``max_tokens`` and its
     padding within ``max_pad`` × its real tokens; a prefix longer than ``max_tokens`` runs alone.
 
-    >>> buckets([5, 100, 6, 98, 7])  # 5, 6 and 7 together would pad 3 of 18 tokens, over 1/8
+    >>> buckets([5, 100, 6, 98, 7], max_pad=1/8)  # 5, 6 and 7 together would pad 3 of 18 tokens, over 1/8
     [[0, 2], [4], [3, 1]]
+    >>> buckets([5, 100, 6, 98, 7])  # at 1/32: 98 and 100 pad 2 of 198 tokens (1 %); 5 and 6 would pad 9 %
+    [[0], [2], [4], [3, 1]]
     >>> buckets([10, 10, 10], max_tokens=20)
     [[0, 1], [2]]
     """

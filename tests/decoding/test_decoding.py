@@ -194,7 +194,7 @@ def test_plausibility_validation_names_it(lora, tokenizer, kw):
 
 @pytest.mark.parametrize("layout", ["split", "merged"])
 def test_batched_prefill_equals_one_prefill_per_prefix(lora, tokenizer, layout):
-    """Prefixes of different lengths in one left-padded forward give the caches and first logits of batch-1 prefills."""
+    """Prefixes of different lengths in one right-padded forward give the caches and first logits of batch-1 prefills."""
     from steer_lib.decoding import engine
 
     ids = [tokenizer(p)["input_ids"] for p in PROMPTS]
@@ -211,6 +211,43 @@ def test_batched_prefill_equals_one_prefill_per_prefix(lora, tokenizer, layout):
             assert torch.allclose(a.vbuf, b.vbuf, atol=1e-5, rtol=0)
             pad = ~one.mask[:, :one.prefix]  # the padding slots stay zero (masked, never read as numbers)
             assert (b.kbuf[:, :, :one.prefix].permute(0, 2, 1, 3)[pad] == 0).all()
+
+
+def test_ragged_prefill_is_causal_unmasked_and_projects_last_positions_only(lora, tokenizer):
+    """The ragged bucket's forward gets no attention mask (so attention may skip the causal triangle) and the
+    vocabulary projection sees one position per row: each row's last real token, not the pads after it."""
+    from steer_lib.decoding import engine
+
+    prefixes = [tokenizer(t)["input_ids"] for t in NEGS + [PROMPTS[1]]]
+    assert len({len(p) for p in prefixes}) == 3
+    seen = {}
+    head = lora.get_output_embeddings()
+    hooks = [lora.register_forward_pre_hook(lambda m, a, kw: seen.update(mask=kw.get("attention_mask")),
+                                            with_kwargs=True),
+             head.register_forward_hook(lambda m, a, o: seen.update(head_in=tuple(a[0].shape)))]
+    try:
+        logits, kv = engine.prefill(lora, prefixes, None, None, "cpu")
+    finally:
+        for h in hooks:
+            h.remove()
+    assert seen["mask"] is None and seen["head_in"] == (3, 1, head.in_features)
+    for p, row in zip(prefixes, logits):
+        alone = lora(input_ids=torch.tensor([p])).logits[0, -1]
+        assert torch.allclose(row, alone, atol=1e-5, rtol=0)
+    assert [k.shape[2] for k, _ in kv] == [max(map(len, prefixes))] * len(kv)
+
+
+def test_ragged_prefill_without_a_callable_output_embedding_gathers_full_logits(lora, tokenizer, monkeypatch):
+    """A model that projects without calling its output-embedding module: every position is projected, the
+    right ones are gathered afterwards, and the numbers are the same."""
+    from steer_lib.decoding import engine
+
+    prefixes = [tokenizer(t)["input_ids"] for t in NEGS]
+    want, _ = engine.prefill(lora, prefixes, None, None, "cpu")
+    monkeypatch.setattr(type(lora), "get_output_embeddings", lambda self: torch.nn.Linear(2, 2),
+                        raising=False)  # a module the forward never calls
+    got, _ = engine.prefill(lora, prefixes, None, None, "cpu")
+    assert torch.allclose(got, want, atol=1e-5, rtol=0)
 
 
 def _explicit_values():
