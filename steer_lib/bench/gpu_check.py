@@ -202,7 +202,7 @@ def exactness(model, tok: IdTokenizer, prompt: str, pool: list[str], lengths: Le
     adapter = active_adapter(model)
     negs_pool = NegativePool(pool, k=2, seed=1)
     p = tok(prompt)["input_ids"]
-    prompts = [p[: len(p) - 2 * j] for j in range(lengths.exact_batch)]  # unequal lengths: left padding
+    prompts = [p[: len(p) - 2 * j] for j in range(lengths.exact_batch)]  # unequal lengths: padded prefill and cache
     negs = [negative_ids(tok, negs_pool.draw(j), 10**9) for j in range(lengths.exact_batch)]
     streams = [engine.Stream("ft", model, adapter, prompts), engine.Stream("base", model, BASE, prompts),
                engine.Stream("neg", model, adapter, negs)]

@@ -2,9 +2,10 @@
 
 Why not transformers' ``DynamicCache``: it grows by ``torch.cat`` every step (copying the
 whole cache each token — with ~400-token negative prompts that copy is a real cost), and it
-cannot be assembled from rows prefilled separately. Here every row is prefilled on its own
-(no padding compute), written right-aligned into one buffer ``[rows, heads, capacity, dim]``,
-and each decode step writes one column in place. Padding slots stay zero and are masked out.
+cannot be assembled from rows prefilled separately. Here the rows are prefilled in length
+buckets (:func:`steer_lib.decoding.engine.prefill`), each row's real keys/values written
+right-aligned into one buffer ``[rows, heads, capacity, dim]``, and each decode step writes one
+column in place. Padding slots stay zero and are masked out.
 
 :func:`cache_kwarg` names the keyword a model's ``forward`` takes its cache by: ``cache=`` in
 transformers 5.24 (the kit's pin), ``past_key_values=`` in older 5.x releases (e.g. 5.17). It
