@@ -42,9 +42,10 @@ from .kv import BufferCache, cache_kwarg, output_cache, prefill_kv
 from .logits_process import sample
 
 # Prefill buckets, as measured (2-core EPYC, SmolLM2-135M, 16 negative prompts of 345-535 tokens, 2026-12-02): at
-# 8,192 tokens a forward and 1/8 padding the prefill took 37 s at one thread and 19 s at two; at 2,048 tokens and
-# 1/32 padding, 24-25 s and 14-15 s. A CPU forward over a few thousand tokens keeps its activations in cache; a GPU
-# wants big batches, and its budget only bounds activation memory.
+# 8,192 tokens a forward and 1/8 padding the prefill took 37 s at one thread and 18-20 s at two; at 2,048 tokens and
+# 1/20 padding, 25 s and 14 s; at 2,048 and 1/50, 24-30 s and 15-17 s. 1/32 lies between the two measured shares.
+# A CPU forward over a few thousand tokens keeps its activations in cache; a GPU wants big batches, and its budget
+# only bounds activation memory.
 PREFILL_TOKENS = {"cpu": 2048}  # per device type: at most this many (padded) tokens per prefill forward ...
 PREFILL_TOKENS_DEFAULT = 8192  # ... and on any other device (CUDA, MPS)
 PREFILL_PAD = 1 / 32  # a bucket may add at most this share of padding to its real tokens (pads cost full compute)
@@ -107,15 +108,14 @@ def prefill(model, prefixes: list[list[int]], adapters: list[str] | None, active
     ids = torch.zeros(len(prefixes), width, dtype=torch.long)
     for i, p in enumerate(prefixes):
         ids[i, :len(p)] = torch.tensor(p)
-    last = (lens - 1).to(device)
+    rows, last = torch.arange(len(prefixes), device=device), (lens - 1).to(device)
     ragged = bool((lens != width).any())
     hook = None
     if ragged:
         head = model.get_output_embeddings()
 
         def gather_last(module, args):  # hidden states [n, width, H] -> each row's last real position [n, 1, H]
-            h = args[0]
-            return (h[torch.arange(h.shape[0], device=h.device), last].unsqueeze(1), *args[1:])
+            return (args[0][rows, last].unsqueeze(1), *args[1:])
         hook = head.register_forward_pre_hook(gather_last) if head is not None else None
     try:
         out = _forward(model, adapters, active, input_ids=ids.to(device), use_cache=True,
@@ -125,7 +125,7 @@ def prefill(model, prefixes: list[list[int]], adapters: list[str] | None, active
         if hook is not None:
             hook.remove()
     logits = out.logits
-    logits = logits[:, -1] if logits.shape[1] == 1 else logits[torch.arange(len(prefixes), device=device), last]
+    logits = logits[:, -1] if logits.shape[1] == 1 else logits[rows, last]
     return logits, prefill_kv(output_cache(out))
 
 

@@ -50,8 +50,9 @@ def domain_words(task: str, profile: str, base_model: str = "", *, n_texts: int 
 
     Scores the first :func:`scored_tokens` tokens of ``n_texts`` real training texts (default
     :data:`CONTENT_TEXTS` of the profile) with the task's cached P_θ; keeps words found in at least ``min_share`` of
-    them (and at least two), so the top of the table is the domain's recurring vocabulary rather than one-off names. Returns ``(table, mean_log_ratio_per_token,
-    texts_scored)``; the table's columns are those of :func:`steer_lib.metrics.contrast.word_log_ratios`.
+    them (and at least two), so the top of the table is the domain's recurring vocabulary rather than one-off
+    names. Returns ``(table, mean_log_ratio_per_token, texts_scored)``; the table's columns are those of
+    :func:`steer_lib.metrics.contrast.word_log_ratios`.
     """
     from ..metrics.contrast import word_log_ratios
     from .experiment import cached_domain_model
